@@ -1,0 +1,126 @@
+"""The embedded, offline appearance backend: domain randomization by deferred shading.
+
+The renderer's G-buffer (normals, part ids, mask) is shaded on the CPU with a random
+colour and shininess per part, a random key light plus ambient, then composited over a
+procedural background or a user photo. Every choice comes from the request's seed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+from pydantic import BaseModel, ConfigDict, field_validator
+
+from ..errors import UserError
+from .base import AppearanceRequest
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
+
+
+class RenderBackendConfig(BaseModel):
+    """Ranges of the randomization. ``backgrounds``: ``procedural`` or a folder of images."""
+
+    model_config = ConfigDict(extra="forbid")
+    backgrounds: str = "procedural"
+    light_intensity: tuple[float, float] = (0.6, 1.3)
+    ambient: tuple[float, float] = (0.15, 0.45)
+    max_light_angle_deg: float = 70.0
+    noise_std: float = 3.0
+
+    @field_validator("backgrounds")
+    @classmethod
+    def _backgrounds(cls, value: str) -> str:
+        if value != "procedural" and not _image_files(Path(value)):
+            raise ValueError(f"backgrounds must be 'procedural' or a folder with images ({', '.join(sorted(IMAGE_SUFFIXES))}); '{value}' has none")
+        return value
+
+
+def _image_files(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+class RenderBackend:
+    name = "render"
+
+    def __init__(self, config: RenderBackendConfig | None = None):
+        self.config = config or RenderBackendConfig()
+        self._photos = [] if self.config.backgrounds == "procedural" else _image_files(Path(self.config.backgrounds))
+
+    def settings(self) -> dict:
+        return {"backend": self.name, **self.config.model_dump()}
+
+    def generate(self, requests: list[AppearanceRequest]) -> list[np.ndarray]:
+        return [self._one(request) for request in requests]
+
+    def _one(self, request: AppearanceRequest) -> np.ndarray:
+        rng = np.random.default_rng(request.seed)
+        render = request.render
+        h, w = render.shape
+        foreground = self._shade(render, rng)
+        background = self._background(rng, h, w)
+        alpha = cv2.GaussianBlur(render.mask.astype(np.float32), (3, 3), 0.6)[..., None]
+        image = foreground * alpha + background * (1.0 - alpha)
+        image += rng.normal(0.0, self.config.noise_std, image.shape)
+        return np.clip(image, 0, 255).astype(np.uint8)
+
+    def _shade(self, render, rng: np.random.Generator) -> np.ndarray:
+        """Blinn-Phong per pixel with one random colour and shininess per part."""
+        n_parts = int(render.parts.max()) + 1
+        hsv = np.stack([rng.uniform(0, 180, n_parts), rng.uniform(0, 255, n_parts), rng.uniform(40, 255, n_parts)], 1)
+        albedo = cv2.cvtColor(hsv.astype(np.uint8)[None], cv2.COLOR_HSV2RGB)[0].astype(np.float32) / 255.0
+        specular = rng.uniform(0.0, 0.6, n_parts).astype(np.float32)
+        shininess = rng.uniform(5.0, 80.0, n_parts).astype(np.float32)
+        light = self._light_direction(rng)
+        intensity = rng.uniform(*self.config.light_intensity)
+        ambient = rng.uniform(*self.config.ambient)
+        normals = render.normals
+        diffuse = np.clip(normals @ light, 0.0, None)
+        half = light + np.array([0.0, 0.0, -1.0], np.float32)
+        half /= np.linalg.norm(half)
+        highlight = np.clip(normals @ half, 0.0, None)
+        parts = render.parts
+        spec = specular[parts] * highlight ** shininess[parts]
+        colour = albedo[parts] * (ambient + intensity * diffuse)[..., None] + (intensity * spec)[..., None]
+        return np.clip(colour, 0.0, 1.0) * 255.0
+
+    def _light_direction(self, rng: np.random.Generator) -> np.ndarray:
+        """Toward the light, in camera axes: within max angle of the viewer's direction."""
+        angle = np.deg2rad(rng.uniform(0.0, self.config.max_light_angle_deg))
+        spin = rng.uniform(0.0, 2 * np.pi)
+        d = np.array([np.sin(angle) * np.cos(spin), -abs(np.sin(angle) * np.sin(spin)), -np.cos(angle)], np.float32)
+        return d / np.linalg.norm(d)
+
+    def _background(self, rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+        if self._photos:
+            return self._photo(rng, h, w)
+        return procedural_background(rng, h, w)
+
+    def _photo(self, rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+        path = self._photos[int(rng.integers(len(self._photos)))]
+        photo = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if photo is None:
+            raise UserError(f"background image {path} cannot be read; remove it or replace it with a valid image")
+        photo = cv2.cvtColor(photo, cv2.COLOR_BGR2RGB)
+        scale = max(h / photo.shape[0], w / photo.shape[1]) * rng.uniform(1.0, 1.5)
+        photo = cv2.resize(photo, (max(w, round(photo.shape[1] * scale)), max(h, round(photo.shape[0] * scale))))
+        y = int(rng.integers(photo.shape[0] - h + 1))
+        x = int(rng.integers(photo.shape[1] - w + 1))
+        crop = photo[y : y + h, x : x + w]
+        return (crop[:, ::-1] if rng.random() < 0.5 else crop).astype(np.float32)
+
+
+def procedural_background(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    """A horizon gradient (floor and sky colours) with smooth multi-scale colour noise."""
+    top, bottom = rng.uniform(0, 255, 3), rng.uniform(0, 255, 3)
+    horizon = rng.uniform(0.3, 0.8)
+    ramp = np.clip((np.linspace(0, 1, h) - horizon) * rng.uniform(3, 12) + 0.5, 0, 1)[:, None, None]
+    image = top * (1 - ramp) + bottom * ramp
+    image = np.broadcast_to(image, (h, w, 3)).astype(np.float32)
+    for cells, amplitude in ((4, 40.0), (16, 20.0), (64, 8.0)):
+        noise = rng.normal(0.0, amplitude, (cells, cells, 3)).astype(np.float32)
+        image = image + cv2.resize(noise, (w, h), interpolation=cv2.INTER_CUBIC)
+    return np.clip(image, 0, 255)

@@ -1,0 +1,101 @@
+"""The `dst3d` command line. Each stage contributes its commands through `register(app)`."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .errors import UserError
+
+app = typer.Typer(help="Pose-labelled image datasets by 3D Diffusion Style Transfer.", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+
+# Stage modules that add commands; each has `register(app: typer.Typer) -> None`.
+COMMAND_MODULES = ["dst3d.cad.commands"]
+
+
+@app.command()
+def generate(
+    classes: Optional[str] = typer.Option(None, help="comma-separated synsets or class names, e.g. car,n02690373"),
+    per_class: Optional[int] = typer.Option(None, help="images per class [default: 8]"),
+    out: Path = typer.Option(..., help="output folder (a new Hugging Face dataset repo)"),
+    backend: Optional[str] = typer.Option(None, help="appearance backend: render (offline, default) or controlnet"),
+    config: Optional[Path] = typer.Option(None, help="job YAML/JSON; command-line values override it"),
+    seed: Optional[int] = typer.Option(None, help="job seed [default: 0]"),
+    size: Optional[int] = typer.Option(None, help="image width and height in pixels [default: 512]"),
+    cad_library: Optional[Path] = typer.Option(None, help="CAD library folder [default: the shipped cad_aligned/]"),
+    progress: bool = typer.Option(True, help="show a progress bar"),
+) -> None:
+    """Render, condition and generate a pose-labelled dataset into OUT."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from .pipeline.job import load_job
+    from .pipeline.run import run_job
+
+    overrides = {
+        "classes": [c.strip() for c in classes.split(",") if c.strip()] if classes is not None else None,
+        "per_class": per_class,
+        "backend": backend,
+        "seed": seed,
+        "width": size,
+        "height": size,
+        "cad_library": str(cad_library) if cad_library else None,
+    }
+    job = load_job(config, overrides)
+    summary = run_job(job, out, progress=progress)
+    table = Table(title=f"{summary.samples} samples in {summary.out} ({summary.elapsed:.1f} s, {summary.samples / summary.elapsed:.1f} img/s)")
+    table.add_column("stage")
+    table.add_column("seconds", justify="right")
+    for stage, seconds in summary.timings.items():
+        table.add_row(stage, f"{seconds:.2f}")
+    Console().print(table)
+
+
+@app.command()
+def inspect(
+    data: Path = typer.Argument(..., help="a dataset folder made by `dst3d generate`"),
+    out: Optional[Path] = typer.Option(None, help="folder for the PNGs [default: DATA/inspect]"),
+    n: int = typer.Option(16, help="samples on the contact sheet"),
+) -> None:
+    """Write a contact sheet (image, control, pose axes) and a pose-distribution plot."""
+    from .viz.inspect import inspect_dataset
+
+    for path in inspect_dataset(data, out or data / "inspect", n):
+        typer.echo(str(path))
+
+
+def _register_stage_commands() -> None:
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:  # TODO(lead): drop once every stage module exists
+            if exc.name != name:
+                raise
+            continue
+        module.register(app)
+
+
+_register_stage_commands()
+
+
+def main() -> None:
+    """Entry point: user mistakes print one line on stderr and exit 2, no traceback."""
+    try:
+        app(standalone_mode=False)
+    except UserError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except (typer.Abort, KeyboardInterrupt):
+        typer.echo("aborted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # click usage errors keep their own formatting
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise

@@ -1,0 +1,96 @@
+"""Camera pose sampling: distributions as plain config, one RNG stream per sample.
+
+Every draw takes a ``numpy.random.Generator`` made by :func:`sample_rng` from
+(job seed, sample index, stream), so any single sample can be re-drawn alone, in any
+order, on any worker: the basis of resumable and distributed runs.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from scipy.stats import truncnorm
+
+from .viewpoint import TWO_PI, Viewpoint, wrap_angle
+
+# Independent streams drawn from one (seed, index): adding a stream never shifts another.
+STREAMS = {"pose": 0, "cad": 1, "appearance": 2, "prompt": 3, "diffusion": 4}
+
+
+def sample_rng(job_seed: int, index: int, stream: str) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence([int(job_seed), int(index), STREAMS[stream]]))
+
+
+def sample_seed(job_seed: int, index: int, stream: str) -> int:
+    """A 31-bit integer seed for libraries that want an int (torch, diffusers)."""
+    return int(sample_rng(job_seed, index, stream).integers(0, 2**31 - 1))
+
+
+class Range(BaseModel):
+    """A closed interval; degrees for angles in configs, converted on use."""
+
+    model_config = ConfigDict(extra="forbid")
+    min: float
+    max: float
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "Range":
+        if self.max < self.min:
+            raise ValueError(f"range min {self.min} is greater than max {self.max}")
+        return self
+
+
+class PoseSampling(BaseModel):
+    """How viewpoints are drawn. Angles in degrees here, radians in the data.
+
+    ``mode``: ``uniform`` (azimuth uniform over 360), ``front_half`` (azimuth within 90 of
+    the front), or ``sphere`` (camera direction uniform on the sphere, within the
+    elevation range). ``elevation``: ``truncnorm`` (mean/std cut to the range) or
+    ``uniform`` over the range.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    mode: Literal["uniform", "front_half", "sphere"] = "uniform"
+    elevation: Literal["truncnorm", "uniform"] = "truncnorm"
+    elevation_range: Range = Range(min=-10.0, max=60.0)
+    elevation_mean: float = 15.0
+    elevation_std: float = 15.0
+    theta_range: Range = Range(min=-10.0, max=10.0)
+    distance_range: Range = Field(default=Range(min=2.6, max=3.6), description="object units; the model's longest side is 1")
+
+    @model_validator(mode="after")
+    def _valid(self) -> "PoseSampling":
+        er = self.elevation_range
+        if er.min < -90 or er.max > 90:
+            raise ValueError(f"elevation_range must lie within [-90, 90] degrees, got [{er.min}, {er.max}]")
+        if self.elevation_std <= 0:
+            raise ValueError("elevation_std must be positive")
+        if self.distance_range.min <= 0:
+            raise ValueError("distance_range must be positive (the camera cannot sit inside the object)")
+        return self
+
+    def sample(self, rng: np.random.Generator) -> Viewpoint:
+        azimuth, elevation = self._direction(rng)
+        theta = np.deg2rad(rng.uniform(self.theta_range.min, self.theta_range.max))
+        distance = rng.uniform(self.distance_range.min, self.distance_range.max)
+        return Viewpoint(wrap_angle(azimuth), float(elevation), wrap_angle(theta), float(distance))
+
+    def _direction(self, rng: np.random.Generator) -> tuple[float, float]:
+        lo, hi = np.deg2rad(self.elevation_range.min), np.deg2rad(self.elevation_range.max)
+        if self.mode == "sphere":
+            # Uniform on the sphere's band: sin(elevation) is uniform.
+            return rng.uniform(0.0, TWO_PI), float(np.arcsin(rng.uniform(np.sin(lo), np.sin(hi))))
+        azimuth = rng.uniform(-np.pi / 2, np.pi / 2) if self.mode == "front_half" else rng.uniform(0.0, TWO_PI)
+        if self.elevation == "uniform" or self.elevation_range.min == self.elevation_range.max:
+            return azimuth, rng.uniform(lo, hi)
+        mean, std = np.deg2rad(self.elevation_mean), np.deg2rad(self.elevation_std)
+        a, b = (lo - mean) / std, (hi - mean) / std
+        return azimuth, float(truncnorm.rvs(a, b, loc=mean, scale=std, random_state=rng))
+
+    def merged(self, overrides: dict) -> "PoseSampling":
+        """A copy with some fields replaced (per-class defaults, then job overrides)."""
+        data = self.model_dump()
+        data.update(overrides)
+        return PoseSampling.model_validate(data)

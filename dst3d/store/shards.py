@@ -1,0 +1,50 @@
+"""Hub-ready parquet shards under ``data/``, each written atomically.
+
+A shard is a fixed, contiguous range of sample indices, so its name is known before it
+is written and "shard file exists" means "those samples are done": resuming a run or
+spreading it over machines needs nothing more.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .schema import FEATURES
+
+DATA_DIR = "data"
+
+
+def shard_name(shard: int, n_shards: int, split: str = "train") -> str:
+    return f"{DATA_DIR}/{split}-{shard:05d}-of-{n_shards:05d}.parquet"
+
+
+def write_shard(root: Path, shard: int, n_shards: int, rows: list[dict], split: str = "train") -> Path:
+    """Write rows to their shard via a temporary file and an atomic rename."""
+    path = Path(root) / shard_name(shard, n_shards, split)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table = pa.Table.from_pylist(rows, schema=FEATURES.arrow_schema)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        pq.write_table(table, tmp, row_group_size=64)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def shard_files(root: Path, split: str = "train") -> list[Path]:
+    return sorted((Path(root) / DATA_DIR).glob(f"{split}-*-of-*.parquet"))
+
+
+def read_table(root: Path, columns: list[str] | None = None, split: str = "train") -> pa.Table:
+    """All finished shards as one Arrow table (images stay encoded)."""
+    files = shard_files(root, split)
+    if not files:
+        from ..errors import UserError
+
+        raise UserError(f"{root} holds no dataset shards ({DATA_DIR}/{split}-*.parquet); run `dst3d generate` first")
+    return pa.concat_tables(pq.read_table(f, columns=columns) for f in files)
