@@ -14,7 +14,14 @@ from .errors import UserError
 app = typer.Typer(help="Pose-labelled image datasets by 3D Diffusion Style Transfer.", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 
 # Stage modules that add commands; each has `register(app: typer.Typer) -> None`.
-COMMAND_MODULES = ["dst3d.cad.commands"]
+COMMAND_MODULES = [
+    "dst3d.cad.commands",  # cad build/list/import/show
+    "dst3d.prompts.commands",  # prompts build
+    "dst3d.posenet.commands",  # train-pose, eval-pose
+    "dst3d.kcf.commands",  # filter
+    "dst3d.publish.commands",  # publish
+    "dst3d.export.commands",  # export
+]
 
 
 @app.command()
