@@ -79,6 +79,7 @@ class CadLibrary:
             self.manifest = Manifest.model_validate_json(path.read_text())
         except ValueError as exc:
             raise UserError(f"CAD manifest {path} is invalid: {str(exc).splitlines()[0]}") from None
+        self._parts: dict[str, list[trimesh.Trimesh]] = {}
 
     # --- lookup -------------------------------------------------------------
     def resolve_class(self, name_or_synset: str) -> str:
@@ -109,8 +110,22 @@ class CadLibrary:
         return self.root / model.mesh
 
     def load_parts(self, model: CadModel) -> list[trimesh.Trimesh]:
-        """The model's parts in canonical frame (one colour per part in the render backend)."""
-        return load_parts(self.mesh_path(model))
+        """The model's parts in canonical frame (one colour per part in the render backend).
+
+        Loaded once per library object; a missing, corrupt or empty file is a UserError.
+        """
+        if model.id not in self._parts:
+            path = self.mesh_path(model)
+            if not path.is_file():
+                raise UserError(f"mesh file {path} of CAD model '{model.id}' is missing; restore it or run `dst3d cad build`")
+            try:
+                parts = load_parts(path)
+            except Exception as exc:  # noqa: BLE001 - trimesh raises many types on bad files
+                raise UserError(f"mesh file {path} of CAD model '{model.id}' cannot be read ({type(exc).__name__}); re-import it") from None
+            if not parts:
+                raise UserError(f"mesh file {path} of CAD model '{model.id}' has no faces; re-import it from a valid mesh")
+            self._parts[model.id] = parts
+        return self._parts[model.id]
 
     def keypoints(self, model: CadModel) -> tuple[list[str], np.ndarray]:
         names = sorted(model.keypoints)

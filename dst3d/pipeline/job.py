@@ -102,8 +102,11 @@ class Plan:
         self.synsets = _unique([self.library.resolve_class(c) for c in job.classes])
         self._pose = {s: self._pose_sampling(s) for s in self.synsets}
         for synset in self.synsets:
-            if not self.library.manifest.classes[synset].models:
+            models = self.library.manifest.classes[synset].models
+            if not models:
                 raise UserError(f"class {synset} has no CAD models; add one with `dst3d cad import`")
+            for model in models:  # fail now on a bad mesh, not after hours of generation
+                self.library.load_parts(model)
 
     def __len__(self) -> int:
         return len(self.synsets) * self.job.per_class

@@ -41,7 +41,8 @@ def visible_fraction(result: RenderResult, vertices: np.ndarray, faces: np.ndarr
     canvas = np.zeros((hi[1] - lo[1] + 1, hi[0] - lo[0] + 1), np.uint8)
     # Pixel centres at +0.5, as the GL rasterizer samples; 4 bits of sub-pixel precision.
     pts = np.round((tri - lo - 0.5) * 16).astype(np.int32)
-    cv2.fillPoly(canvas, list(pts), 1, lineType=cv2.LINE_8, shift=4)
+    for triangle in pts:  # one by one: fillPoly on many polygons is even-odd, overlaps cancel
+        cv2.fillConvexPoly(canvas, triangle, 1, lineType=cv2.LINE_8, shift=4)
     full = int(canvas.sum())
     return float(min(1.0, mask.sum() / full)) if full else 0.0
 
