@@ -114,13 +114,15 @@ class RenderBackend:
 
 
 def procedural_background(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
-    """A horizon gradient (floor and sky colours) with smooth multi-scale colour noise."""
-    top, bottom = rng.uniform(0, 255, 3), rng.uniform(0, 255, 3)
-    horizon = rng.uniform(0.3, 0.8)
-    ramp = np.clip((np.linspace(0, 1, h) - horizon) * rng.uniform(3, 12) + 0.5, 0, 1)[:, None, None]
-    image = top * (1 - ramp) + bottom * ramp
-    image = np.broadcast_to(image, (h, w, 3)).astype(np.float32)
-    for cells, amplitude in ((4, 40.0), (16, 20.0), (64, 8.0)):
-        noise = rng.normal(0.0, amplitude, (cells, cells, 3)).astype(np.float32)
-        image = image + cv2.resize(noise, (w, h), interpolation=cv2.INTER_CUBIC)
+    """A wall/floor split at a random horizon, muted random colours, with smooth multi-scale
+    texture (mostly luminance, a little colour) so edges and tones vary like real scenes."""
+    hsv = np.stack([rng.uniform(0, 180, 2), rng.uniform(0, 140, 2), rng.uniform(60, 230, 2)], 1)
+    wall, floor = cv2.cvtColor(hsv.astype(np.uint8)[None], cv2.COLOR_HSV2RGB)[0].astype(np.float32)
+    horizon = rng.uniform(0.35, 0.85)
+    ramp = np.clip((np.linspace(0, 1, h) - horizon) * rng.uniform(4, 30) + 0.5, 0, 1)[:, None, None]
+    image = np.broadcast_to(wall * (1 - ramp) + floor * ramp, (h, w, 3)).astype(np.float32)
+    for cells, amplitude in ((3, 30.0), (12, 14.0), (48, 6.0)):
+        luminance = rng.normal(0.0, amplitude, (cells, cells, 1)).astype(np.float32)
+        tint = rng.normal(0.0, amplitude / 4, (cells, cells, 3)).astype(np.float32)
+        image = image + cv2.resize(luminance + tint, (w, h), interpolation=cv2.INTER_CUBIC)
     return np.clip(image, 0, 255)

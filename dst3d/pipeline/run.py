@@ -21,10 +21,8 @@ from ..render.annotations import bbox_from_mask, project_keypoints, visible_frac
 from ..render.renderer import Renderer, RenderResult
 from ..store.card import write_card
 from ..store.schema import SCHEMA_VERSION, encode_png
-from ..store.shards import write_shard
 from .job import JobConfig, Plan, SampleSpec
 
-JOB_FILE = "dst3d_job.json"
 ZNEAR, ZFAR = 0.05, 100.0
 
 
@@ -118,38 +116,54 @@ class RunSummary:
 
 
 class Generator:
-    """Makes the rows of a job's shards; one instance per worker process."""
+    """Makes a job's rows; one per worker. Two halves, so an engine may run them apart:
+    :meth:`render` (CPU: scenes, controls, annotations) and :meth:`finish` (the
+    appearance backend, loaded on first use, and encoding)."""
 
     def __init__(self, job: JobConfig, plan: Plan | None = None, backend=None):
         self.job = job
         self.plan = plan or Plan(job)
-        self.backend = backend or load_backend(job.backend, job.backend_options)
+        self._backend = backend
         self.scenes = SceneCache(self.plan.library, job.width, job.height)
         self.timings = Timings()
-        self._generation = json.dumps(self.backend.settings(), sort_keys=True)
+
+    @property
+    def backend(self):
+        if self._backend is None:
+            self._backend = load_backend(self.job.backend, self.job.backend_options)
+        return self._backend
 
     def rows(self, indices: range, on_sample=None) -> list[dict]:
         rows = []
         for start in range(indices.start, indices.stop, self.job.batch_size):
-            batch = [self.plan.spec(i) for i in range(start, min(start + self.job.batch_size, indices.stop))]
-            rows.extend(self._batch(batch))
+            specs = self.specs(range(start, min(start + self.job.batch_size, indices.stop)))
+            rows.extend(self.finish(specs, self.render(specs)))
             if on_sample:
-                on_sample(len(batch))
+                on_sample(len(specs))
         return rows
 
-    def _batch(self, specs: list[SampleSpec]) -> list[dict]:
+    def specs(self, indices: range) -> list[SampleSpec]:
+        return [self.plan.spec(i) for i in indices]
+
+    def render(self, specs: list[SampleSpec]) -> list[View]:
         t0 = time.perf_counter()
         K = self.job.K()
         views = [render_view(self.scenes, s.cad_id, s.viewpoint.rotation(), s.viewpoint.translation(), K, self.job.control) for s in specs]
-        t0 = self.timings.add("render+control+annotate", t0)
+        self.timings.add("render+control+annotate", t0)
+        return views
+
+    def finish(self, specs: list[SampleSpec], views: list[View]) -> list[dict]:
+        t0 = time.perf_counter()
+        backend = self.backend
         requests = [AppearanceRequest(v.controls, v.render, s.prompt, s.negative_prompt, s.seed) for s, v in zip(specs, views)]
-        images = self.backend.generate(requests)
-        t0 = self.timings.add(f"appearance ({self.backend.name})", t0)
-        rows = [self._row(s, v, img) for s, v, img in zip(specs, views, images)]
+        images = backend.generate(requests)
+        t0 = self.timings.add(f"appearance ({backend.name})", t0)
+        generation = json.dumps(backend.settings(), sort_keys=True)
+        rows = [self._row(s, v, img, generation) for s, v, img in zip(specs, views, images)]
         self.timings.add("encode", t0)
         return rows
 
-    def _row(self, spec: SampleSpec, view: View, image: np.ndarray) -> dict:
+    def _row(self, spec: SampleSpec, view: View, image: np.ndarray, generation: str) -> dict:
         kind = self.job.control.kinds[0]
         render_info = {
             "schema": SCHEMA_VERSION,
@@ -179,7 +193,7 @@ class Generator:
             "negative_prompt": spec.negative_prompt,
             "seed": spec.seed,
             "backend": self.backend.name,
-            "generation": self._generation,
+            "generation": generation,
             "render": json.dumps(render_info, sort_keys=True),
         }
 
@@ -187,55 +201,62 @@ class Generator:
         self.scenes.close()
 
 
-def prepare_output(out: Path) -> None:
-    """Refuse to mix a new dataset into existing files; check writability before work."""
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise UserError(f"output {out} already exists and is not empty; choose a new --out or remove it")
-    parent = out.parent if not out.exists() else out
-    if not parent.exists():
-        raise UserError(f"parent folder {parent} of --out does not exist; create it first")
-    probe = parent / f".dst3d-write-test-{time.time_ns()}"
-    try:
-        probe.touch()
-        probe.unlink()
-    except OSError as exc:
-        raise UserError(f"cannot write to {parent} ({exc.strerror}); choose a writable --out") from None
+def run_job(job: JobConfig, out: Path, progress: bool = True, engine: str = "local", workers: int = 1, address: str | None = None) -> RunSummary:
+    """Generate (or resume) the job into OUT. Validates everything before touching disk.
 
+    ``engine``: ``local`` (this process when workers == 1, else worker processes) or
+    ``ray`` (a Ray cluster at ``address``, or a local one). Re-running the same command
+    after an interruption (even SIGKILL) finishes the job: finished shards are kept.
+    """
+    from . import engines, state
 
-def run_job(job: JobConfig, out: Path, progress: bool = True) -> RunSummary:
-    """Validate everything, then generate; a failure before the first shard leaves no folder."""
     out = Path(out)
-    prepare_output(out)
+    resuming = state.check_output(out, job)
     plan = Plan(job)
-    generator = Generator(job, plan)
-    created = not out.exists()
+    inline = engine == "local" and workers <= 1
+    generator = Generator(job, plan) if inline else None
+    if generator is not None:
+        generator.backend  # load now: a missing model fails before anything is written
     start = time.perf_counter()
+    created = not out.exists()
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / JOB_FILE).write_text(json.dumps({"job": job.model_dump(mode="json"), "samples": len(plan), "fingerprint": job.fingerprint(), "dst3d": __version__}, indent=1))
-        shards = plan.shards()
-        with _progress_bar(len(plan), progress) as advance:
-            for number, indices in enumerate(shards):
-                rows = generator.rows(indices, on_sample=advance)
-                t0 = time.perf_counter()
-                write_shard(out, number, len(shards), rows)
-                generator.timings.add("write", t0)
+        state.start_output(out, job, len(plan))
+        with state.RunLock(out):
+            state.remove_partial_files(out)
+            shards = plan.shards()
+            pending = state.pending_shards(out, shards)
+            done = len(plan) - sum(len(shards[i]) for i in pending)
+            with _progress_bar(len(plan), progress, done) as advance:
+                if inline:
+                    results = list(engines.run_inline(job, out, shards, pending, advance, generator))
+                elif engine == "local":
+                    results = list(engines.run_processes(job, out, shards, pending, workers, advance))
+                elif engine == "ray":
+                    from .ray_engine import run_ray
+
+                    results = list(run_ray(job, out, shards, pending, workers, address, advance))
+                else:
+                    raise UserError(f"unknown engine '{engine}'; choose local or ray")
+            timings = engines.merge_timings(results)
+            elapsed = time.perf_counter() - start
+            state.write_json_atomic(out / state.STATS_FILE, {"elapsed_s": elapsed, "samples_this_run": sum(r["samples"] for r in results), "resumed": resuming, "engine": engine, "workers": workers, "timings_s": timings})
+            write_card(out)
     except BaseException:
         if created and not any((out / "data").glob("*.parquet")):
             shutil.rmtree(out, ignore_errors=True)
         raise
     finally:
-        generator.close()
-    write_card(out)
+        if generator is not None:
+            generator.close()
     per_class = {s: job.per_class for s in plan.synsets}
-    return RunSummary(out, len(plan), per_class, time.perf_counter() - start, dict(generator.timings.seconds))
+    return RunSummary(out, len(plan), per_class, elapsed, timings)
 
 
 class _progress_bar:
     """rich progress with rate and ETA; silent when disabled (tests, non-TTY logs)."""
 
-    def __init__(self, total: int, enabled: bool):
-        self.total, self.enabled = total, enabled
+    def __init__(self, total: int, enabled: bool, done: int = 0):
+        self.total, self.enabled, self.done = total, enabled, done
 
     def __enter__(self):
         if not self.enabled:
@@ -247,13 +268,13 @@ class _progress_bar:
             TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
         )
         self._progress.start()
-        task = self._progress.add_task("generate", total=self.total, rate="")
-        started = time.perf_counter()
+        task = self._progress.add_task("generate", total=self.total, completed=self.done, rate="")
+        started, first = time.perf_counter(), self.done
 
         def advance(n: int) -> None:
             self._progress.advance(task, n)
-            done = self._progress.tasks[0].completed
-            self._progress.update(task, rate=f"{done / max(time.perf_counter() - started, 1e-9):.1f} img/s")
+            made = self._progress.tasks[0].completed - first
+            self._progress.update(task, rate=f"{made / max(time.perf_counter() - started, 1e-9):.1f} img/s")
 
         return advance
 
