@@ -78,10 +78,10 @@ class RenderBackend:
         intensity = rng.uniform(*self.config.light_intensity)
         ambient = rng.uniform(*self.config.ambient)
         normals = render.normals
-        diffuse = np.clip(normals @ light, 0.0, None)
+        diffuse = np.clip(_dot(normals, light), 0.0, None)
         half = light + np.array([0.0, 0.0, -1.0], np.float32)
         half /= np.linalg.norm(half)
-        highlight = np.clip(normals @ half, 0.0, None)
+        highlight = np.clip(_dot(normals, half), 0.0, None)
         parts = render.parts
         spec = specular[parts] * highlight ** shininess[parts]
         colour = albedo[parts] * (ambient + intensity * diffuse)[..., None] + (intensity * spec)[..., None]
@@ -111,6 +111,12 @@ class RenderBackend:
         x = int(rng.integers(photo.shape[1] - w + 1))
         crop = photo[y : y + h, x : x + w]
         return (crop[:, ::-1] if rng.random() < 0.5 else crop).astype(np.float32)
+
+
+def _dot(vectors: np.ndarray, direction: np.ndarray) -> np.ndarray:
+    """Per-pixel dot product, elementwise: BLAS matmul rounds differently with its thread
+    count, and one flipped byte would break byte-identical output across workers."""
+    return vectors[..., 0] * direction[0] + vectors[..., 1] * direction[1] + vectors[..., 2] * direction[2]
 
 
 def procedural_background(rng: np.random.Generator, h: int, w: int) -> np.ndarray:

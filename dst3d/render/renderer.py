@@ -100,10 +100,53 @@ class RenderResult:
         return grey
 
 
-class Renderer:
-    """Renders one CAD model (a list of parts) from any camera, reusing the GL scene.
+class _SharedGL:
+    """The process's one GL context and one scene, shared by every :class:`Renderer`.
 
-    Use as a context manager, or call :meth:`close`; GL contexts are not freed by GC.
+    EGL displays are per-device singletons: pyrender's context teardown terminates the
+    display under every other context, so several OffscreenRenderers cannot live and die
+    independently in one process. One context, one scene holding every open model's nodes
+    (only the nodes in the current seg map are drawn), and uploads happen once per model.
+    """
+
+    def __init__(self):
+        self.scene = pyrender.Scene(bg_color=[0, 0, 0, 0], ambient_light=[0, 0, 0])
+        self.camera_node = self.scene.add(pyrender.IntrinsicsCamera(1, 1, 0, 0), pose=np.eye(4))
+        self._offscreen = None
+        self.draw_order: list = []
+
+    def offscreen(self, width: int, height: int) -> "pyrender.OffscreenRenderer":
+        if self._offscreen is None:
+            try:
+                self._offscreen = pyrender.OffscreenRenderer(width, height)
+            except Exception as exc:  # noqa: BLE001 - GL errors come in many types
+                raise UserError(
+                    f"cannot open a headless OpenGL context ({type(exc).__name__}: {exc}); install "
+                    "libegl1 libegl-mesa0 libgl1-mesa-dri (EGL) or libosmesa6 with PYOPENGL_PLATFORM=osmesa"
+                ) from None
+            self._offscreen._renderer._program_cache = ShaderProgramCache(shader_dir=str(SHADER_DIR))
+            # pyrender orders equidistant nodes by set iteration (memory addresses), so where
+            # coplanar parts overlap the winner changed between runs; draw in part order.
+            self._offscreen._renderer._sorted_mesh_nodes = lambda scene: self.draw_order
+        if (self._offscreen.viewport_width, self._offscreen.viewport_height) != (width, height):
+            self._offscreen.viewport_width, self._offscreen.viewport_height = width, height
+        return self._offscreen
+
+
+_shared: _SharedGL | None = None
+
+
+def _shared_gl() -> _SharedGL:
+    global _shared
+    if _shared is None:
+        _shared = _SharedGL()
+    return _shared
+
+
+class Renderer:
+    """Renders one CAD model (a list of parts) from any camera; the model is uploaded once.
+
+    Use as a context manager, or call :meth:`close` to drop the model from the GL scene.
     """
 
     def __init__(self, parts: list[trimesh.Trimesh], width: int, height: int, znear: float = 0.05, zfar: float = 100.0):
@@ -113,38 +156,35 @@ class Renderer:
             raise UserError(f"a CAD model may have at most {BACKGROUND_ID - 1} parts, this one has {len(parts)}")
         self.width, self.height = int(width), int(height)
         self.znear, self.zfar = znear, zfar
-        self.scene = pyrender.Scene(bg_color=[0, 0, 0, 0], ambient_light=[0, 0, 0])
+        self._gl = _shared_gl()
+        self._gl.offscreen(self.width, self.height)  # fail here, not mid-run, without GL
         self.seg_map = {}
         for index, part in enumerate(parts):
-            node = self.scene.add(pyrender.Mesh.from_trimesh(part, smooth=False))
+            node = self._gl.scene.add(pyrender.Mesh.from_trimesh(part, smooth=False))
             self.seg_map[node] = np.array([index + 1, 0, 0], dtype=np.float64)
-        self.camera_node = self.scene.add(pyrender.IntrinsicsCamera(1, 1, 0, 0, znear=znear, zfar=zfar), pose=np.eye(4))
-        try:
-            self._gl = pyrender.OffscreenRenderer(self.width, self.height)
-        except Exception as exc:  # noqa: BLE001 - GL errors come in many types
-            raise UserError(
-                f"cannot open a headless OpenGL context ({type(exc).__name__}: {exc}); install "
-                "libegl1 libegl-mesa0 libgl1-mesa-dri (EGL) or libosmesa6 with PYOPENGL_PLATFORM=osmesa"
-            ) from None
-        self._gl._renderer._program_cache = ShaderProgramCache(shader_dir=str(SHADER_DIR))
 
     def render(self, R: np.ndarray, t: np.ndarray, K: np.ndarray) -> RenderResult:
         """Render with an object-to-camera pose (OpenCV axes, BOP style) and intrinsics K."""
+        if not self.seg_map:
+            raise RuntimeError("render() after close()")
         R, t, K = np.asarray(R, float), np.asarray(t, float).reshape(3), np.asarray(K, float)
-        camera = self.camera_node.camera
+        gl = self._gl
+        camera = gl.camera_node.camera
         camera.fx, camera.fy, camera.cx, camera.cy = K[0, 0], K[1, 1], K[0, 2], K[1, 2]
+        camera.znear, camera.zfar = self.znear, self.zfar
         cam_to_obj = np.eye(4)
         cam_to_obj[:3, :3] = R.T
         cam_to_obj[:3, 3] = -R.T @ t
-        self.scene.set_pose(self.camera_node, cam_to_obj @ CV_TO_GL)
+        gl.scene.set_pose(gl.camera_node, cam_to_obj @ CV_TO_GL)
         flags = pyrender.RenderFlags.SEG | pyrender.RenderFlags.RGBA
-        rgba, depth = self._gl.render(self.scene, flags=flags, seg_node_map=self.seg_map)
+        gl.draw_order = list(self.seg_map)
+        rgba, depth = gl.offscreen(self.width, self.height).render(gl.scene, flags=flags, seg_node_map=self.seg_map)
         return RenderResult(gbuffer=rgba, depth=depth, R=R, t=t, K=K)
 
     def close(self) -> None:
-        if getattr(self, "_gl", None) is not None:
-            self._gl.delete()
-            self._gl = None
+        for node in self.seg_map:
+            self._gl.scene.remove_node(node)
+        self.seg_map = {}
 
     def __enter__(self) -> "Renderer":
         return self
