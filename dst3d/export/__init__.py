@@ -1,0 +1,30 @@
+"""Exports of a dataset folder to other layouts (`dst3d export`): BOP and COCO."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from ..errors import UserError
+
+FORMATS = ("bop", "coco")
+
+
+def export(root: Path, fmt: str, out: Path, cad_library: Path | None = None, split: str = "train") -> Path:
+    """Write split ``split`` of the dataset in ``root`` to ``out`` in format ``fmt``; nothing is
+    written on error. The export's own split folder/file is always named ``train``."""
+    fmt = (fmt or "").strip().lower()
+    if fmt not in FORMATS:
+        raise UserError(f"unknown export format '{fmt}'; choose one of: {', '.join(FORMATS)}")
+    if not re.fullmatch(r"\w+", split or ""):
+        raise UserError(f"invalid split name '{split}'; e.g. train or filtered")
+    if fmt == "bop":
+        from .bop import export_bop
+
+        return export_bop(root, out, cad_library, split)
+    from .coco import export_coco
+
+    return export_coco(root, out, split)
+
+
+__all__ = ["FORMATS", "export"]

@@ -1,0 +1,26 @@
+"""`dst3d export`: write a dataset folder as BOP or COCO."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+
+def export_command(
+    data: Path = typer.Argument(..., help="a dataset folder made by `dst3d generate`"),
+    format: str = typer.Option(..., "--format", help="bop or coco"),
+    out: Path = typer.Option(..., "--out", help="new output folder (must not exist or be empty)"),
+    cad_library: Optional[Path] = typer.Option(None, "--cad-library", help="CAD library the data was made with, for BOP models (default: the one in dst3d_job.json)"),
+    split: str = typer.Option("train", "--split", help="dataset split to export, e.g. filtered after `dst3d filter`"),
+) -> None:
+    """Export to BOP (scenes, poses in mm, models in mm) or COCO (boxes, keypoints, pose per annotation)."""
+    from . import export
+
+    path = export(data, format, out, cad_library, split)
+    typer.echo(f"wrote {format.strip().lower()} export to {path}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("export")(export_command)
