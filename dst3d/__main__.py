@@ -1,3 +1,4 @@
 from .cli import main
 
-main()
+if __name__ == "__main__":  # spawned worker processes re-import this module: don't rerun the CLI there
+    main()

@@ -33,7 +33,7 @@ class JobConfig(BaseModel):
     width: int = Field(512, ge=16, le=4096)
     height: int = Field(512, ge=16, le=4096)
     fov_deg: float = Field(30.0, gt=1.0, lt=170.0)
-    pose: PoseSampling = PoseSampling()
+    pose: dict = Field(default_factory=dict, description="PoseSampling overrides for every class")
     class_pose: dict[str, dict] = Field(default_factory=dict, description="per-class PoseSampling overrides")
     control: ControlConfig = ControlConfig()
     prompts: PromptConfig = PromptConfig()
@@ -47,6 +47,11 @@ class JobConfig(BaseModel):
     def _valid(self) -> "JobConfig":
         if not self.classes:
             raise ValueError("classes is empty; name at least one class, e.g. --classes car")
+        # Overrides stay partial dicts (so they survive a JSON round trip to workers
+        # unchanged) but must be valid PoseSampling fields and values.
+        PoseSampling().merged(self.pose)
+        for overrides in self.class_pose.values():
+            PoseSampling().merged(self.pose).merged(overrides)
         return self
 
     def K(self):
@@ -112,15 +117,14 @@ class Plan:
         return len(self.synsets) * self.job.per_class
 
     def _pose_sampling(self, synset: str) -> PoseSampling:
-        """Built-in defaults < the class's manifest defaults < job.pose as set < job.class_pose."""
+        """Built-in defaults < the class's manifest defaults < job.pose < job.class_pose."""
         cls = self.library.manifest.classes[synset]
-        explicit = self.job.pose.model_dump(include=self.job.pose.model_fields_set)
         per_class = {}
         for key, value in self.job.class_pose.items():
             if self.library.resolve_class(key) == synset:
                 per_class = value
         try:
-            return PoseSampling().merged(cls.pose_defaults).merged(explicit).merged(per_class)
+            return PoseSampling().merged(cls.pose_defaults).merged(self.job.pose).merged(per_class)
         except ValidationError as exc:
             raise UserError(f"invalid pose settings for class {synset}: {exc.errors()[0]['msg']}") from None
 
