@@ -27,16 +27,16 @@ COMMAND_MODULES = [
 @app.command()
 def generate(
     classes: Optional[str] = typer.Option(None, help="comma-separated synsets or class names, e.g. car,n02690373"),
-    per_class: Optional[int] = typer.Option(None, help="images per class [default: 8]"),
+    per_class: Optional[int] = typer.Option(None, help="images per class (default: 8)"),
     out: Path = typer.Option(..., help="output folder (a new Hugging Face dataset repo)"),
     backend: Optional[str] = typer.Option(None, help="appearance backend: render (offline, default) or controlnet"),
     config: Optional[Path] = typer.Option(None, help="job YAML/JSON; command-line values override it"),
-    seed: Optional[int] = typer.Option(None, help="job seed [default: 0]"),
-    size: Optional[int] = typer.Option(None, help="image width and height in pixels [default: 512]"),
-    cad_library: Optional[Path] = typer.Option(None, help="CAD library folder [default: the shipped cad_aligned/]"),
+    seed: Optional[int] = typer.Option(None, help="job seed (default: 0)"),
+    size: Optional[int] = typer.Option(None, help="image width and height in pixels (default: 512)"),
+    cad_library: Optional[Path] = typer.Option(None, help="CAD library folder (default: the shipped cad_aligned/)"),
     engine: str = typer.Option("local", help="local (this machine) or ray (a Ray cluster)"),
     workers: int = typer.Option(1, min=1, help="worker processes (local) or appearance actors (ray)"),
-    address: Optional[str] = typer.Option(None, help="Ray cluster address, e.g. ray://head:10001 [default: start a local one]"),
+    address: Optional[str] = typer.Option(None, help="Ray cluster address, e.g. ray://head:10001 (default: start a local one)"),
     progress: bool = typer.Option(True, help="show a progress bar"),
 ) -> None:
     """Render, condition and generate a pose-labelled dataset into OUT.
@@ -71,7 +71,7 @@ def generate(
 @app.command()
 def inspect(
     data: Path = typer.Argument(..., help="a dataset folder made by `dst3d generate`"),
-    out: Optional[Path] = typer.Option(None, help="folder for the PNGs [default: DATA/inspect]"),
+    out: Optional[Path] = typer.Option(None, help="folder for the PNGs (default: DATA/inspect)"),
     n: int = typer.Option(16, help="samples on the contact sheet"),
 ) -> None:
     """Write a contact sheet (image, control, pose axes) and a pose-distribution plot."""

@@ -11,7 +11,6 @@ from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from scipy.stats import truncnorm
 
 from .viewpoint import TWO_PI, Viewpoint, wrap_angle
 
@@ -85,9 +84,11 @@ class PoseSampling(BaseModel):
         azimuth = rng.uniform(-np.pi / 2, np.pi / 2) if self.mode == "front_half" else rng.uniform(0.0, TWO_PI)
         if self.elevation == "uniform" or self.elevation_range.min == self.elevation_range.max:
             return azimuth, rng.uniform(lo, hi)
+        from scipy.special import ndtr, ndtri  # inverse-CDF draw; scipy.stats costs ~1 s to import
+
         mean, std = np.deg2rad(self.elevation_mean), np.deg2rad(self.elevation_std)
-        a, b = (lo - mean) / std, (hi - mean) / std
-        return azimuth, float(truncnorm.rvs(a, b, loc=mean, scale=std, random_state=rng))
+        u = rng.uniform(ndtr((lo - mean) / std), ndtr((hi - mean) / std))
+        return azimuth, float(np.clip(mean + std * ndtri(u), lo, hi))
 
     def merged(self, overrides: dict) -> "PoseSampling":
         """A copy with some fields replaced (per-class defaults, then job overrides)."""
