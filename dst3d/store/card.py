@@ -16,11 +16,10 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
-from .shards import DATA_DIR, read_table, shard_files
+from .shards import DATA_DIR, read_table, sample_rows
 
 JOB_FILE = "dst3d_job.json"
 KCF_DIR = "kcf"
@@ -233,27 +232,6 @@ def collect(root: Path) -> dict:
 
 
 # --- pictures -----------------------------------------------------------------------------
-def _sample_rows(root: Path, n: int) -> list[dict]:
-    """Rows evenly spread over the dataset, reading only the row groups they sit in."""
-    files = shard_files(root)
-    counts = [pq.ParquetFile(f).metadata.num_rows for f in files]
-    total = sum(counts)
-    picks = sorted(set(np.linspace(0, total - 1, min(n, total)).round().astype(int).tolist()))
-    rows, start = [], 0
-    for path, count in zip(files, counts):
-        local = [p - start for p in picks if start <= p < start + count]
-        start += count
-        if not local:
-            continue
-        pf = pq.ParquetFile(path)
-        offsets = np.cumsum([0] + [pf.metadata.row_group(g).num_rows for g in range(pf.num_row_groups)])
-        for group in sorted({int(np.searchsorted(offsets, i, side="right") - 1) for i in local}):
-            part = pf.read_row_group(group)
-            take = [i - offsets[group] for i in local if offsets[group] <= i < offsets[group + 1]]
-            rows.extend(part.take(pa.array(take)).to_pylist())
-    return rows
-
-
 def write_assets(root: Path, out: Path, n: int = 16) -> list[str]:
     """assets/samples.png and assets/pose_distribution.png under ``out``; relative paths."""
     import cv2
@@ -262,7 +240,7 @@ def write_assets(root: Path, out: Path, n: int = 16) -> list[str]:
 
     root, out = Path(root), Path(out)
     (out / ASSETS_DIR).mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(out / SAMPLES_PNG), contact_sheet(_sample_rows(root, n))[..., ::-1])
+    cv2.imwrite(str(out / SAMPLES_PNG), contact_sheet(sample_rows(root, n))[..., ::-1])
     pose_distribution(read_table(root, columns=["azimuth", "elevation", "theta", "distance"]), out / POSE_PNG)
     return [SAMPLES_PNG, POSE_PNG]
 

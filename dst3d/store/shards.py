@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -48,3 +49,24 @@ def read_table(root: Path, columns: list[str] | None = None, split: str = "train
 
         raise UserError(f"{root} holds no dataset shards ({DATA_DIR}/{split}-*.parquet); run `dst3d generate` first")
     return pa.concat_tables(pq.read_table(f, columns=columns) for f in files)
+
+
+def sample_rows(root: Path, n: int) -> list[dict]:
+    """Rows evenly spread over the dataset, reading only the row groups they sit in."""
+    files = shard_files(root)
+    counts = [pq.ParquetFile(f).metadata.num_rows for f in files]
+    total = sum(counts)
+    picks = sorted(set(np.linspace(0, total - 1, min(n, total)).round().astype(int).tolist()))
+    rows, start = [], 0
+    for path, count in zip(files, counts):
+        local = [p - start for p in picks if start <= p < start + count]
+        start += count
+        if not local:
+            continue
+        pf = pq.ParquetFile(path)
+        offsets = np.cumsum([0] + [pf.metadata.row_group(g).num_rows for g in range(pf.num_row_groups)])
+        for group in sorted({int(np.searchsorted(offsets, i, side="right") - 1) for i in local}):
+            part = pf.read_row_group(group)
+            take = [i - offsets[group] for i in local if offsets[group] <= i < offsets[group + 1]]
+            rows.extend(part.take(pa.array(take)).to_pylist())
+    return rows

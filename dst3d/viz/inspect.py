@@ -9,7 +9,7 @@ import numpy as np
 
 from ..pose.viewpoint import project
 from ..store.schema import decode_png
-from ..store.shards import read_table
+from ..store.shards import read_table, sample_rows
 
 AXIS_COLOURS = {(1, 0, 0): (230, 40, 40), (0, 1, 0): (40, 200, 40), (0, 0, 1): (40, 90, 240)}
 
@@ -76,10 +76,10 @@ def pose_distribution(table, path: Path) -> Path:
 
 
 def inspect_dataset(root: Path, out: Path, n: int = 16) -> list[Path]:
-    table = read_table(root)
+    """Contact sheet of n rows spread over the dataset and the pose plot; reads only the
+    row groups of the picked rows and the four pose columns, so any size works."""
+    table = read_table(root, columns=["azimuth", "elevation", "theta", "distance"])
     out.mkdir(parents=True, exist_ok=True)
-    picks = np.linspace(0, table.num_rows - 1, min(n, table.num_rows)).round().astype(int)
-    rows = table.take(picks).to_pylist()
     sheet_path = out / "contact_sheet.png"
-    cv2.imwrite(str(sheet_path), contact_sheet(rows)[..., ::-1])
+    cv2.imwrite(str(sheet_path), contact_sheet(sample_rows(root, n))[..., ::-1])
     return [sheet_path, pose_distribution(table, out / "pose_distribution.png")]
