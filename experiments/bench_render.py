@@ -40,7 +40,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--faces", type=int, default=10_000)
     parser.add_argument("--views", type=int, default=400)
-    parser.add_argument("--cad-id", default="aeroplane_00")
+    parser.add_argument("--cad-id", default="motorbike_01")
     args = parser.parse_args()
 
     library = CadLibrary()

@@ -60,14 +60,16 @@ def project_keypoints(result: RenderResult, names: list[str], points: np.ndarray
         inside = depth > 0 and 0 <= col < w and 0 <= row < h
         visible = False
         if inside:
-            surface = _nearest_surface_depth(result.depth, row, col)
+            surface = _nearest_surface_depth(result, row, col)
             visible = surface > 0 and depth <= surface + KEYPOINT_DEPTH_TOLERANCE
         out.append({"name": name, "x": float(u), "y": float(v), "visible": bool(visible)})
     return out
 
 
-def _nearest_surface_depth(depth: np.ndarray, row: int, col: int) -> float:
-    """Smallest depth in a 3x3 window: a keypoint on a silhouette edge may fall on background."""
-    window = depth[max(row - 1, 0) : row + 2, max(col - 1, 0) : col + 2]
+def _nearest_surface_depth(result: RenderResult, row: int, col: int) -> float:
+    """Smallest depth in a 3x3 window: a keypoint on a silhouette edge may fall on background.
+
+    Linearizes only those 9 depth-buffer values, not the whole image."""
+    window = result.metric_depth(result.window_depth[max(row - 1, 0) : row + 2, max(col - 1, 0) : col + 2])
     hits = window[window > 0]
     return float(hits.min()) if hits.size else 0.0

@@ -34,6 +34,18 @@ _choose_gl_platform()
 
 import pyrender  # noqa: E402  (platform must be chosen first)
 import trimesh  # noqa: E402
+from OpenGL.GL import (  # noqa: E402
+    GL_DEPTH_COMPONENT,
+    GL_DRAW_FRAMEBUFFER,
+    GL_FLOAT,
+    GL_FRONT,
+    GL_READ_FRAMEBUFFER,
+    GL_RGBA,
+    GL_UNSIGNED_BYTE,
+    glBindFramebuffer,
+    glReadBuffer,
+    glReadPixels,
+)
 from pyrender.shader_program import ShaderProgramCache  # noqa: E402
 
 from ..errors import UserError  # noqa: E402
@@ -48,6 +60,7 @@ CV_TO_GL = np.diag([1.0, -1.0, -1.0, 1.0])
 # their shared edges vanish from the edge map). Weights act on the raw G-buffer bytes.
 _CLAY_LIGHT = np.array([-0.35, 0.45, 0.82])  # OpenGL camera axes: left, up, toward the viewer
 _CLAY_LIGHT = _CLAY_LIGHT / np.linalg.norm(_CLAY_LIGHT)
+_CLAY_FLOOR, _CLAY_GAIN = 35.0, 200.0
 
 
 @dataclass
@@ -60,10 +73,25 @@ class RenderResult:
     """
 
     gbuffer: np.ndarray  # (H, W, 4) uint8
-    depth: np.ndarray  # (H, W) float32, metric z in object units, 0 = background
+    window_depth: np.ndarray  # (H, W) float32, the raw GL depth buffer in [0, 1], 1 = background
     R: np.ndarray
     t: np.ndarray
     K: np.ndarray
+    znear: float
+    zfar: float
+
+    @cached_property
+    def depth(self) -> np.ndarray:
+        """(H, W) float32 metric z (object units) along the optical axis, 0 = background."""
+        return self.metric_depth(self.window_depth)
+
+    def metric_depth(self, window_depth: np.ndarray) -> np.ndarray:
+        """Metric z of raw depth-buffer values (any shape); background (1.0) -> 0."""
+        ndc = np.asarray(window_depth, np.float64) * 2.0 - 1.0
+        n, f = self.znear, self.zfar
+        with np.errstate(divide="ignore"):
+            z = (2.0 * n * f) / (f + n - ndc * (f - n))
+        return np.where(np.asarray(window_depth) < 1.0, z, 0.0).astype(np.float32)
 
     @cached_property
     def mask(self) -> np.ndarray:
@@ -85,19 +113,69 @@ class RenderResult:
 
     @property
     def shape(self) -> tuple[int, int]:
-        return self.depth.shape
+        return self.window_depth.shape
 
     def clay(self) -> np.ndarray:
         """(H, W) uint8 grey Lambert render on white under a fixed key light: the render's RGB.
 
         Edge maps are taken from this image, as 3D-DST takes them from its CAD renders.
         """
-        # n = byte * 2/255 - 1, so n.l = byte.(2l/255) - sum(l): one C pass over the G-buffer.
-        weights = (2.0 / 255.0 * _CLAY_LIGHT).reshape(1, 3)
-        cosine = cv2.transform(self.gbuffer[..., :3].astype(np.float32), weights) - _CLAY_LIGHT.sum()
-        grey = (np.clip(cosine, 0.0, 1.0) * 200.0 + 35.0).astype(np.uint8)
+        # grey = 35 + 200 max(n.l, 0) with n = byte * 2/255 - 1, i.e. an affine map of the
+        # G-buffer bytes: one saturating C pass (cv2.transform), then the floor at 35.
+        affine = np.append(_CLAY_GAIN * 2.0 / 255.0 * _CLAY_LIGHT, _CLAY_FLOOR - _CLAY_GAIN * _CLAY_LIGHT.sum())
+        grey = cv2.max(cv2.transform(self.gbuffer[..., :3], affine.reshape(1, 4)), _CLAY_FLOOR)
         grey[~self.mask] = 255
         return grey
+
+
+class _GBufferRenderer(pyrender.Renderer):
+    """pyrender's renderer, narrowed to what the G-buffer pass needs.
+
+    * our shaders (``shaders/``) stand in for its segmentation pass;
+    * nodes are drawn in part order (pyrender orders equidistant nodes by set iteration,
+      i.e. memory addresses, so where coplanar parts overlap the winner changed between
+      runs and byte-identical output was lost);
+    * it draws into the single-sample framebuffer (the pass has no multisampling, and the
+      4x buffer pyrender always draws into costs a resolve blit per view);
+    * it reads back the raw depth buffer; metric depth is computed only when used.
+    """
+
+    def __init__(self, width: int, height: int):
+        super().__init__(width, height)
+        self._program_cache = ShaderProgramCache(shader_dir=str(SHADER_DIR))
+        self.draw_order: list = []
+
+    def _sorted_mesh_nodes(self, scene):
+        return self.draw_order
+
+    def _configure_forward_pass_viewport(self, flags):
+        super()._configure_forward_pass_viewport(flags)
+        if flags & pyrender.RenderFlags.OFFSCREEN:
+            glBindFramebuffer(GL_DRAW_FRAMEBUFFER, self._main_fb)
+
+    def _read_main_framebuffer(self, scene, flags):
+        return self._read(self._main_fb)
+
+    def read_color_buf(self):  # platforms without framebuffers (OSMesa) read the window
+        return self._read(0)[0]
+
+    def read_depth_buf(self):
+        return self._read(0)[1]
+
+    def _read(self, framebuffer: int) -> tuple[np.ndarray, np.ndarray]:
+        width, height = self.viewport_width, self.viewport_height
+        glBindFramebuffer(GL_READ_FRAMEBUFFER, framebuffer)
+        if framebuffer == 0:
+            glReadBuffer(GL_FRONT)
+        depth = np.frombuffer(glReadPixels(0, 0, width, height, GL_DEPTH_COMPONENT, GL_FLOAT), np.float32)
+        rgba = np.frombuffer(glReadPixels(0, 0, width, height, GL_RGBA, GL_UNSIGNED_BYTE), np.uint8)
+        return rgba.reshape(height, width, 4)[::-1], depth.reshape(height, width)[::-1]
+
+
+class _GBufferOffscreen(pyrender.OffscreenRenderer):
+    def _create(self):
+        super()._create()
+        self._renderer = _GBufferRenderer(self.viewport_width, self.viewport_height)
 
 
 class _SharedGL:
@@ -113,21 +191,16 @@ class _SharedGL:
         self.scene = pyrender.Scene(bg_color=[0, 0, 0, 0], ambient_light=[0, 0, 0])
         self.camera_node = self.scene.add(pyrender.IntrinsicsCamera(1, 1, 0, 0), pose=np.eye(4))
         self._offscreen = None
-        self.draw_order: list = []
 
     def offscreen(self, width: int, height: int) -> "pyrender.OffscreenRenderer":
         if self._offscreen is None:
             try:
-                self._offscreen = pyrender.OffscreenRenderer(width, height)
+                self._offscreen = _GBufferOffscreen(width, height)
             except Exception as exc:  # noqa: BLE001 - GL errors come in many types
                 raise UserError(
                     f"cannot open a headless OpenGL context ({type(exc).__name__}: {exc}); install "
                     "libegl1 libegl-mesa0 libgl1-mesa-dri (EGL) or libosmesa6 with PYOPENGL_PLATFORM=osmesa"
                 ) from None
-            self._offscreen._renderer._program_cache = ShaderProgramCache(shader_dir=str(SHADER_DIR))
-            # pyrender orders equidistant nodes by set iteration (memory addresses), so where
-            # coplanar parts overlap the winner changed between runs; draw in part order.
-            self._offscreen._renderer._sorted_mesh_nodes = lambda scene: self.draw_order
         if (self._offscreen.viewport_width, self._offscreen.viewport_height) != (width, height):
             self._offscreen.viewport_width, self._offscreen.viewport_height = width, height
         return self._offscreen
@@ -177,9 +250,10 @@ class Renderer:
         cam_to_obj[:3, 3] = -R.T @ t
         gl.scene.set_pose(gl.camera_node, cam_to_obj @ CV_TO_GL)
         flags = pyrender.RenderFlags.SEG | pyrender.RenderFlags.RGBA
-        gl.draw_order = list(self.seg_map)
-        rgba, depth = gl.offscreen(self.width, self.height).render(gl.scene, flags=flags, seg_node_map=self.seg_map)
-        return RenderResult(gbuffer=rgba, depth=depth, R=R, t=t, K=K)
+        offscreen = gl.offscreen(self.width, self.height)
+        offscreen._renderer.draw_order = list(self.seg_map)
+        rgba, window_depth = offscreen.render(gl.scene, flags=flags, seg_node_map=self.seg_map)
+        return RenderResult(gbuffer=rgba, window_depth=window_depth, R=R, t=t, K=K, znear=self.znear, zfar=self.zfar)
 
     def close(self) -> None:
         for node in self.seg_map:
