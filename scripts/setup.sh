@@ -4,9 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# 1. System packages: Python venv support and headless OpenGL (Mesa EGL, software llvmpipe).
+# 1. System packages: Python venv support and headless OpenGL (Mesa EGL, software llvmpipe;
+#    OSMesa as the fallback when no EGL display can be opened).
 need=()
-for pkg in python3-venv python3-pip libegl1 libegl-mesa0 libgl1-mesa-dri libgles2; do
+for pkg in python3-venv python3-pip libegl1 libegl-mesa0 libgl1-mesa-dri libgles2 libosmesa6; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
