@@ -1,0 +1,99 @@
+"""`dst3d prompts build` (LLM prompt caches) and `dst3d prompts show` (preview prompts)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+prompts_app = typer.Typer(help="Text prompts: the template grammar and LLM-written prompt caches.", no_args_is_help=True)
+
+
+def _split(classes: str) -> list[str]:
+    return [c.strip() for c in classes.split(",") if c.strip()]
+
+
+@prompts_app.command("build")
+def build(
+    classes: str = typer.Option(..., help="comma-separated synsets or class names; 'cad' = the CAD library's classes, 'all' = ImageNet-1k"),
+    llm: str = typer.Option(..., help="chat model: a Hugging Face Hub id or a local folder (transformers layout with a chat template)"),
+    n: int = typer.Option(20, min=1, max=500, help="prompts to keep per class"),
+    out: Optional[Path] = typer.Option(None, help="cache folder [default: $DST3D_PROMPT_CACHE or prompts/llm]"),
+    revision: Optional[str] = typer.Option(None, help="model revision (branch, tag or commit)"),
+    temperature: float = typer.Option(0.9, min=0.0, help="sampling temperature"),
+    top_p: float = typer.Option(0.95, min=0.0, max=1.0, help="nucleus sampling"),
+    max_new_tokens: int = typer.Option(768, min=1, help="tokens per generation round"),
+    rounds: int = typer.Option(4, min=1, help="generation rounds per class at most (until N prompts are kept)"),
+    seed: int = typer.Option(0, help="sampling seed"),
+    device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:1, ..."),
+    dtype: str = typer.Option("auto", help="auto, fp32, fp16 or bf16"),
+    overwrite: bool = typer.Option(True, help="replace existing caches (--no-overwrite skips classes that have one)"),
+    progress: bool = typer.Option(True, help="show a progress bar"),
+) -> None:
+    """Have a chat LLM write N prompts per class and cache them for `dst3d generate`."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.table import Table
+
+    from ..errors import UserError
+    from .classes import resolve_classes
+    from .llm import LLMSettings, LLMWriter, default_cache_dir, load_cache, write_cache
+
+    if dtype not in {"auto", "fp32", "fp16", "bf16"}:
+        raise UserError(f"--dtype must be auto, fp32, fp16 or bf16, got {dtype}")
+    targets = resolve_classes(_split(classes))
+    folder = out or default_cache_dir()
+    if not overwrite:
+        targets = [(s, name) for s, name in targets if not (load_cache(folder, s) or {}).get("prompts")]
+    console = Console(stderr=True)
+    if not targets:
+        console.print("every class already has a cache; nothing to do (use --overwrite to rebuild)")
+        return
+    writer = LLMWriter(LLMSettings(model=llm, revision=revision, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens,
+                                   rounds=rounds, seed=seed, device=device, dtype=dtype))
+    table = Table(title=f"LLM prompts by {llm} in {folder}")
+    for column in ("class", "synset", "kept", "rejected", "file"):
+        table.add_column(column)
+    columns = [TextColumn("prompts"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[cls]}"), TimeElapsedColumn(), TimeRemainingColumn()]
+    total_kept = 0
+    with Progress(*columns, console=console, disable=not progress) as bar:
+        task = bar.add_task("build", total=len(targets), cls="")
+        for synset, name in targets:
+            bar.update(task, cls=name)
+            record = writer.write(synset, name, n)
+            path = write_cache(folder, synset, record)
+            total_kept += record["kept"]
+            rejected = ", ".join(f"{k} {v}" for k, v in sorted(record["rejected"].items())) or "-"
+            kept = f"{record['kept']}/{n}" + (" (templates used)" if record["fallback"] else "")
+            table.add_row(name, synset, kept, rejected, str(path))
+            bar.advance(task)
+    Console().print(table)
+    if total_kept == 0:
+        console.print("[yellow]warning:[/] the model wrote no usable prompt; generation falls back to the templates for these classes")
+
+
+@prompts_app.command("show")
+def show(
+    classes: str = typer.Option("car", help="comma-separated synsets or class names"),
+    n: int = typer.Option(5, min=1, help="prompts per class"),
+    seed: int = typer.Option(0, help="job seed"),
+    config: Optional[Path] = typer.Option(None, help="job YAML/JSON whose prompts settings to use"),
+) -> None:
+    """Print N prompts per class as `dst3d generate` draws them (sample indices 0..N-1)."""
+    from ..pipeline.job import load_job
+    from .build import PromptConfig, build_prompt, cached_prompts
+    from .classes import resolve_classes
+
+    prompt_config = load_job(config, {"classes": ["_"]}).prompts if config else PromptConfig()
+    for synset, name in resolve_classes(_split(classes)):
+        source = "LLM cache" if cached_prompts(prompt_config, synset) else "templates"
+        typer.echo(f"{name} ({synset}), from {source}:")
+        for index in range(n):
+            prompt, _ = build_prompt(prompt_config, synset, name, seed, index)
+            typer.echo(f"  {index}: {prompt}")
+    typer.echo(f"negative: {prompt_config.negative}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(prompts_app, name="prompts")
