@@ -34,6 +34,9 @@ def generate(
     seed: Optional[int] = typer.Option(None, help="job seed (default: 0)"),
     size: Optional[int] = typer.Option(None, help="image width and height in pixels (default: 512)"),
     cad_library: Optional[Path] = typer.Option(None, help="CAD library folder (default: the shipped cad_aligned/)"),
+    base_model: Optional[str] = typer.Option(None, help="controlnet backend: base model hub id or local folder"),
+    controlnet: Optional[str] = typer.Option(None, help="controlnet backend: ControlNet hub id or local folder"),
+    steps: Optional[int] = typer.Option(None, help="controlnet backend: denoising steps"),
     engine: str = typer.Option("local", help="local (this machine) or ray (a Ray cluster)"),
     workers: int = typer.Option(1, min=1, help="worker processes (local) or appearance actors (ray)"),
     address: Optional[str] = typer.Option(None, help="Ray cluster address, e.g. ray://head:10001 (default: start a local one)"),
@@ -59,6 +62,10 @@ def generate(
         "cad_library": str(cad_library) if cad_library else None,
     }
     job = load_job(config, overrides)
+    flags = {"base_model": base_model, "controlnet": controlnet, "steps": steps}
+    flags = {k: v for k, v in flags.items() if v is not None}
+    if flags:  # merged into, not replacing, the job's backend_options
+        job = load_job(None, {**job.model_dump(), "backend_options": {**job.backend_options, **flags}})
     summary = run_job(job, out, progress=progress, engine=engine, workers=workers, address=address)
     table = Table(title=f"{summary.samples} samples in {summary.out} ({summary.elapsed:.1f} s this run)")
     table.add_column("stage")

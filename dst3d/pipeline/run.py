@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
-from ..appearance.base import AppearanceRequest, load_backend
+from ..appearance.base import AppearanceRequest, load_backend, preflight
 from ..cad.library import CadLibrary
 from ..control.visual_prompt import ControlConfig, make_controls
 from ..errors import UserError
@@ -213,6 +213,7 @@ def run_job(job: JobConfig, out: Path, progress: bool = True, engine: str = "loc
     out = Path(out)
     resuming = state.check_output(out, job)
     plan = Plan(job)
+    preflight(job.backend, job.backend_options, job.control.kinds)
     inline = engine == "local" and workers <= 1
     generator = Generator(job, plan) if inline else None
     if generator is not None:
