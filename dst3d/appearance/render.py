@@ -64,7 +64,7 @@ class RenderBackend:
         background = self._background(rng, h, w)
         alpha = cv2.GaussianBlur(render.mask.astype(np.float32), (3, 3), 0.6)[..., None]
         image = foreground * alpha + background * (1.0 - alpha)
-        image += rng.normal(0.0, self.config.noise_std, image.shape)
+        image += rng.standard_normal(image.shape, dtype=np.float32) * np.float32(self.config.noise_std)
         return np.clip(image, 0, 255).astype(np.uint8)
 
     def _shade(self, render, rng: np.random.Generator) -> np.ndarray:
@@ -85,7 +85,7 @@ class RenderBackend:
         parts = render.parts
         spec = specular[parts] * highlight ** shininess[parts]
         colour = albedo[parts] * (ambient + intensity * diffuse)[..., None] + (intensity * spec)[..., None]
-        return np.clip(colour, 0.0, 1.0) * 255.0
+        return (np.clip(colour, 0.0, 1.0) * 255.0).astype(np.float32)
 
     def _light_direction(self, rng: np.random.Generator) -> np.ndarray:
         """Toward the light, in camera axes: within max angle of the viewer's direction."""
