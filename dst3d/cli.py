@@ -67,12 +67,17 @@ def generate(
     if flags:  # merged into, not replacing, the job's backend_options
         job = load_job(None, {**job.model_dump(), "backend_options": {**job.backend_options, **flags}})
     summary = run_job(job, out, progress=progress, engine=engine, workers=workers, address=address)
-    table = Table(title=f"{summary.samples} samples in {summary.out} ({summary.elapsed:.1f} s this run)")
+    console = Console()
+    if not summary.timings:
+        console.print(f"{summary.out}: all {summary.samples} samples were already done")
+        return
+    console.print(f"{summary.samples} samples in {summary.out} ({summary.elapsed:.1f} s this run); `dst3d inspect {summary.out}` to look")
+    table = Table(title="time per stage")
     table.add_column("stage")
     table.add_column("seconds", justify="right")
     for stage, seconds in summary.timings.items():
         table.add_row(stage, f"{seconds:.2f}")
-    Console().print(table)
+    console.print(table)
 
 
 @app.command()
