@@ -1,0 +1,240 @@
+"""What `dst3d filter` leaves in the dataset folder.
+
+* ``kcf/scores.parquet``: one row per sample (id, synset, cad_id, fold, loss, error_deg,
+  ratio, keep, predicted angles);
+* ``data/filtered-XXXXX-of-YYYYY.parquet``: the kept rows, one shard per train shard, same
+  schema: a split the Hub loader reads (``split="filtered"`` / a ``filtered`` config);
+* ``kcf/report.json``: rule, cuts, counts (overall and per class), compute seconds;
+* ``kcf/report.png``: the score histogram with the cut, and dropped samples next to the
+  render of their label (and of the pose the held-out model saw).
+
+Every file is written to a temporary name and renamed; the train shards are never touched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from .. import __version__
+from ..store.shards import DATA_DIR, shard_files
+
+KCF_DIR = "kcf"
+FILTERED_SPLIT = "filtered"
+
+
+def _atomic_bytes(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def write_outputs(root: Path, scores, keep: np.ndarray, cuts: dict, cfg, seconds_total: float,
+                  cad_library: str | None = None, render_examples: bool = True) -> dict:
+    root = Path(root)
+    out = root / KCF_DIR
+    out.mkdir(exist_ok=True)
+    rec = scores.records
+    table = pa.table({
+        "id": rec.ids.tolist(),
+        "synset": rec.synsets.tolist(),
+        "cad_id": rec.cad_ids.tolist(),
+        "fold": scores.folds.astype(np.int32),
+        "loss": scores.loss.astype(np.float32),
+        "error_deg": scores.error_deg.astype(np.float32),
+        "ratio": scores.ratio.astype(np.float32),
+        "keep": keep,
+        "pred_azimuth": scores.pred_angles[:, 0],
+        "pred_elevation": scores.pred_angles[:, 1],
+        "pred_theta": scores.pred_angles[:, 2],
+    })
+    tmp = out / f".scores.parquet.{os.getpid()}.tmp"
+    pq.write_table(table, tmp)
+    os.replace(tmp, out / "scores.parquet")
+    filtered = write_filtered_shards(root, dict(zip(rec.ids.tolist(), keep.tolist())))
+    per_class = {}
+    for c in sorted(set(rec.synsets.tolist())):
+        m = rec.synsets == c
+        per_class[c] = {
+            "name": rec.class_names[c], "kept": int((keep & m).sum()), "dropped": int((~keep & m).sum()),
+            "cut": cuts[c], "median_error_deg": float(np.median(scores.error_deg[m])),
+        }
+    rule = cfg.rule()
+    report = {
+        "dst3d": __version__,
+        "folds": cfg.folds,
+        "by_cad": cfg.by_cad,
+        "rule": rule,
+        **({"threshold": rule["threshold_deg"]} if rule["type"] == "threshold" else {}),
+        "kept": int(keep.sum()),
+        "dropped": int((~keep).sum()),
+        "per_class": per_class,
+        "held_out": {
+            "acc_pi_6": float(np.mean(scores.error_deg < 30)),
+            "median_error_deg": float(np.median(scores.error_deg)),
+        },
+        "compute_seconds": {**{k: round(v, 2) for k, v in scores.seconds.items()}, "wall_total": round(seconds_total, 2)},
+        "config": cfg.as_dict(),
+        "filtered_split": {"split": FILTERED_SPLIT, "files": filtered},
+        "dropped_ids": rec.ids[~keep].tolist(),
+    }
+    _atomic_bytes(out / "report.json", (json.dumps(report, indent=1) + "\n").encode())
+    try:
+        report_png(root, scores, keep, cuts, rule, cad_library, render_examples)
+    except Exception as exc:  # noqa: BLE001 - a plot must not lose the scores
+        warnings.warn(f"kcf/report.png not written: {type(exc).__name__}: {exc}", stacklevel=2)
+    refresh_card(root)
+    return report
+
+
+def refresh_card(root: Path) -> None:
+    """Rewrite an existing dataset card (it reads kcf/report.json and the filtered split),
+    keeping its licence."""
+    readme = root / "README.md"
+    if not readme.is_file():
+        return
+    try:
+        import yaml
+
+        from ..store.card import write_card
+
+        text = readme.read_text()
+        meta = yaml.safe_load(text.split("---")[1]) if text.startswith("---") else {}
+        write_card(root, (meta or {}).get("license", "cc-by-4.0"))
+    except Exception as exc:  # noqa: BLE001 - the scores and shards are written; the card is a courtesy
+        warnings.warn(f"README.md not refreshed: {type(exc).__name__}: {exc}", stacklevel=2)
+
+
+def write_filtered_shards(root: Path, keep_by_id: dict[str, bool]) -> list[str]:
+    """data/filtered-*.parquet: the kept rows of each train shard; stale ones removed."""
+    files = shard_files(root)
+    n = len(files)
+    written = []
+    for number, path in enumerate(files):
+        table = pq.read_table(path)
+        mask = pa.array([keep_by_id.get(i, True) for i in table["id"].to_pylist()], pa.bool_())
+        name = f"{FILTERED_SPLIT}-{number:05d}-of-{n:05d}.parquet"
+        target = root / DATA_DIR / name
+        tmp = target.with_name(f".{name}.{os.getpid()}.tmp")
+        pq.write_table(table.filter(mask), tmp, row_group_size=64)
+        os.replace(tmp, target)
+        written.append(f"{DATA_DIR}/{name}")
+    for stale in (root / DATA_DIR).glob(f"{FILTERED_SPLIT}-*.parquet"):
+        if f"{DATA_DIR}/{stale.name}" not in written:
+            stale.unlink()
+    return written
+
+
+def _label_renders(root: Path, rows: list[dict], cad_library: str | None) -> list[tuple[np.ndarray, np.ndarray] | None]:
+    """Clay renders of each row's label pose and predicted pose; None where impossible."""
+    try:
+        from ..cad.library import CadLibrary
+        from ..control.visual_prompt import ControlConfig
+        from ..pipeline.run import SceneCache, render_view
+        from ..posenet.model import rotations_from_angles
+
+        library = CadLibrary(cad_library)
+    except Exception:  # noqa: BLE001 - no library or no GL: fall back to the stored control
+        return [None] * len(rows)
+    out = []
+    caches: dict[tuple[int, int], SceneCache] = {}
+    try:
+        for row in rows:
+            try:
+                size = (int(row["width"]), int(row["height"]))
+                scenes = caches.setdefault(size, SceneCache(library, *size, capacity=len(rows) + 1))
+                control = ControlConfig.model_validate(json.loads(row["render"]).get("control", {}))
+                label = render_view(scenes, row["cad_id"], np.array(row["R"]), np.array(row["t"]), np.array(row["K"]), control)
+                R_pred = rotations_from_angles(np.array([row["pred"]]))[0]
+                pred = render_view(scenes, row["cad_id"], R_pred, np.array(row["t"]), np.array(row["K"]), control)
+                out.append((label.render.clay(), pred.render.clay()))
+            except Exception:  # noqa: BLE001
+                out.append(None)
+    finally:
+        for scenes in caches.values():
+            try:
+                scenes.close()
+            except Exception:  # noqa: BLE001 - pyrender's EGL teardown may fail for later contexts
+                pass
+    return out
+
+
+def report_png(root: Path, scores, keep: np.ndarray, cuts: dict, rule: dict, cad_library: str | None = None,
+               render_examples: bool = True, n_examples: int = 8) -> Path:
+    import cv2
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ..posenet.data import crop, decode_rgb
+    from ..store.shards import read_table
+
+    rec = scores.records
+    value = {"error": scores.error_deg, "loss": scores.loss, "ratio": scores.ratio}[rule["score"]]
+    order = np.flatnonzero(~keep)
+    order = order[np.argsort(-value[order])][:n_examples]
+    rows = []
+    if len(order):
+        wanted = set(rec.ids[order].tolist())
+        table = read_table(root, columns=["id", "image", "control", "cad_id", "R", "t", "K", "bbox", "width", "height", "render"])
+        by_id = {r["id"]: r for r in table.filter(pc.is_in(table["id"], pa.array(sorted(wanted)))).to_pylist()}
+        for i in order:
+            row = by_id[rec.ids[i]]
+            row["pred"] = scores.pred_angles[i]
+            rows.append(row)
+    renders = _label_renders(root, rows, cad_library) if render_examples and rows else [None] * len(rows)
+
+    n_rows = max(1, int(np.ceil(len(rows) / 2)))
+    fig = plt.figure(figsize=(15, 3.2 + 2.1 * n_rows))
+    ax = fig.add_subplot(2, 1, 1) if rows else fig.add_subplot(1, 1, 1)
+    bins = np.linspace(0, 180, 37) if rule["score"] == "error" else 40
+    ax.hist([value[keep], value[~keep]], bins=bins, stacked=True, color=["#4c72b0", "#dd5555"], label=[f"kept ({int(keep.sum())})", f"dropped ({int((~keep).sum())})"])
+    if rule["type"] == "threshold":
+        ax.axvline(rule["threshold_deg"], color="k", ls="--", label=f"cut {rule['threshold_deg']:.0f} deg")
+    else:
+        finite = [c for c in cuts.values() if np.isfinite(c)]
+        if finite:
+            ax.axvline(float(np.median(finite)), color="k", ls="--", label=f"median per-class cut (drop top {rule['quantile']:.0%} per class)")
+    ax.set_xlabel({"error": "held-out rotation error vs label (deg)", "loss": "held-out loss", "ratio": "held-out log-likelihood ratio (best guess vs label)"}[rule["score"]])
+    ax.set_ylabel("samples")
+    ax.set_title(f"KCF: {len(keep)} samples, {int((~keep).sum())} dropped")
+    ax.legend()
+    if rows:
+        tiles = []
+        for row, rendered in zip(rows, renders):
+            size = 128
+            image = crop(decode_rgb(row["image"]["bytes"]), row["bbox"], size)
+            if rendered is None:
+                label = crop(decode_rgb(row["control"]["bytes"]), row["bbox"], size)
+                pred = np.full_like(label, 255)
+            else:
+                label = crop(cv2.cvtColor(rendered[0], cv2.COLOR_GRAY2RGB), row["bbox"], size)
+                pred = crop(cv2.cvtColor(rendered[1], cv2.COLOR_GRAY2RGB), row["bbox"], size)
+            tile = np.hstack([image, label, pred])
+            i = int(np.flatnonzero(rec.ids == row["id"])[0])
+            text = f"{row['id']} err {scores.error_deg[i]:.0f}"
+            cv2.rectangle(tile, (0, 0), (tile.shape[1], 14), (0, 0, 0), -1)
+            cv2.putText(tile, text, (3, 11), cv2.FONT_HERSHEY_SIMPLEX, 0.38, (255, 255, 255), 1, cv2.LINE_AA)
+            tiles.append(tile)
+        if len(tiles) % 2:
+            tiles.append(np.full_like(tiles[0], 255))
+        grid = np.vstack([np.hstack(tiles[i : i + 2]) for i in range(0, len(tiles), 2)])
+        ax2 = fig.add_subplot(2, 1, 2)
+        ax2.imshow(grid)
+        ax2.set_axis_off()
+        ax2.set_title("dropped (highest scores): image | render of its label | render of the held-out prediction")
+    fig.tight_layout()
+    path = root / KCF_DIR / "report.png"
+    tmp = path.with_name(f".report.{os.getpid()}.tmp.png")
+    fig.savefig(tmp, dpi=90)
+    plt.close(fig)
+    os.replace(tmp, path)
+    return path

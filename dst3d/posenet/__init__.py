@@ -1,0 +1,1 @@
+"""Pose estimators trained on dst3d data: bins, metrics, model, training, evaluation."""

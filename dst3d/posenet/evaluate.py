@@ -1,0 +1,71 @@
+"""Evaluating a trained run on a dataset: per-class and overall pose metrics."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import UserError
+from .data import centre_crops, context_crops, load_records
+from .train import Progress, _write_json, class_index, load_model, predict_images, score
+
+
+def evaluate_run(run: Path, data: Path, split: str = "train", out: Path | None = None, cad_library: str | None = None,
+                 progress: bool = True, batch_size: int = 64) -> dict:
+    """Metrics of RUN's model on DATA's split; written to ``out`` (JSON) when given."""
+    started = time.perf_counter()
+    model = load_model(run)
+    config = model.config
+    records = load_records(data, split, cad_library)
+    known = set(config.classes)
+    if config.class_heads:
+        keep = np.array([s in known for s in records.synsets])
+        if not keep.any():
+            raise UserError(f"no sample of {data} is of a class the model knows ({', '.join(config.classes)})")
+        skipped = sorted(set(records.synsets[~keep].tolist()))
+        records = records.subset(np.flatnonzero(keep))
+        cls = class_index(records, config.classes)
+    else:
+        skipped = []
+        cls = np.zeros(len(records), np.int64)
+    with Progress(progress) as bars:
+        ctx = context_crops(records, config.size, config.margin, on_image=bars.task("cropping", len(records)))
+        outputs = predict_images(model, centre_crops(ctx, config.size), cls, batch_size, advance=bars.task("predicting", len(records)))
+    scored = score(outputs, records, config.pose_bins())
+    result = {
+        "run": str(Path(run).resolve()),
+        "data": str(Path(data).resolve()),
+        "split": split,
+        "skipped_classes": skipped,
+        "class_names": {s: records.class_names[s] for s in sorted(set(records.synsets.tolist()))},
+        **scored["metrics"],
+        "seconds": time.perf_counter() - started,
+    }
+    if "metrics_rot6d" in scored:
+        result["rotation_head"] = scored["metrics_rot6d"]
+    result["samples"] = [
+        {"id": i, "synset": s, "error_deg": float(np.rad2deg(e)), "loss": float(l)}
+        for i, s, e, l in zip(records.ids.tolist(), records.synsets.tolist(), scored["errors"], scored["loss"])
+    ]
+    if out is not None:
+        _write_json(Path(out), result)
+    return result
+
+
+def metrics_table(result: dict, title: str):
+    from rich.table import Table
+
+    table = Table(title=title)
+    for column, justify in (("synset", "left"), ("class", "left"), ("n", "right"), ("Acc@pi/6", "right"), ("Acc@pi/18", "right"), ("median err (deg)", "right")):
+        table.add_column(column, justify=justify)
+    names = result.get("class_names", {})
+
+    def row(key, name, m, **style):
+        table.add_row(key, name, str(m["n"]), f"{m['acc_pi_6']:.3f}", f"{m['acc_pi_18']:.3f}", f"{m['median_deg']:.1f}", **style)
+
+    for synset, m in result["per_class"].items():
+        row(synset, names.get(synset, "").split(",")[0], m)
+    row("overall", "", result["overall"], style="bold")
+    return table

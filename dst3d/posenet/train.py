@@ -1,0 +1,427 @@
+"""Training a PoseNet on a dst3d dataset; the loops are shared with KCF.
+
+Two regimes:
+
+* fine-tuning (default): the whole network trains on jittered crops (box scale/shift,
+  colour), horizontally flipped with mirrored labels for models tagged mirror-symmetric
+  across x. The backbone learns at ``lr * backbone_lr_scale``.
+* ``freeze_backbone``: the backbone's features are computed once per image and only the
+  head trains, on the cached features: seconds instead of hours on a CPU.
+
+A run folder holds ``model.safetensors`` (state dict), ``config.json`` (model + training
+settings) and ``metrics.json`` (loss history, timings, metrics on the training and
+validation samples).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .. import __version__
+from ..errors import UserError
+from .bins import PoseBins
+from .data import CONTEXT, Records, centre_crops, context_crops, jittered_crop, load_records, mirror_labels
+from .metrics import pose_metrics, rotation_errors
+from .model import ModelConfig, PoseHead, PoseNet, build_backbone, decode_outputs, pose_loss, rotations_from_angles
+
+MODEL_FILE, CONFIG_FILE, METRICS_FILE = "model.safetensors", "config.json", "metrics.json"
+
+
+@dataclass
+class TrainConfig:
+    backbone: str = "mobilenet_v2"
+    weights: str = "imagenet"
+    epochs: int = 10
+    bins: str = "36,18,36"
+    size: int = 128
+    batch_size: int = 32
+    lr: float = 1e-3
+    backbone_lr_scale: float = 0.1
+    weight_decay: float = 1e-4
+    freeze_backbone: bool = False
+    rotation_head: bool = False
+    class_heads: bool = True
+    augment: bool = True
+    margin: float = 0.15
+    val_fraction: float = 0.0
+    label_smoothing: float = 0.0
+    split: str = "train"
+    seed: int = 0
+    hidden: int = 512
+    reduce: int = 128
+    grid: int = 4
+    dropout: float = 0.3
+    feature_layer: int | None = None
+
+    def validate(self) -> "TrainConfig":
+        checks = [
+            (self.epochs >= 1, f"--epochs must be at least 1, got {self.epochs}"),
+            (16 <= self.size <= 1024, f"--size must be between 16 and 1024 pixels, got {self.size}"),
+            (self.batch_size >= 1, f"--batch-size must be at least 1, got {self.batch_size}"),
+            (self.lr > 0, f"--lr must be positive, got {self.lr}"),
+            (0.0 <= self.val_fraction < 1.0, f"--val-fraction must be in [0, 1), got {self.val_fraction}"),
+            (self.margin >= 0, f"--margin must be >= 0, got {self.margin}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise UserError(message)
+        PoseBins.parse(self.bins)
+        return self
+
+    def model_config(self, classes: list[str], class_names: dict[str, str]) -> ModelConfig:
+        return ModelConfig(
+            backbone=self.backbone, bins=PoseBins.parse(self.bins).counts(), classes=list(classes),
+            class_names={c: class_names[c] for c in classes}, class_heads=self.class_heads,
+            rotation_head=self.rotation_head, reduce=self.reduce, grid=self.grid, hidden=self.hidden,
+            dropout=self.dropout, size=self.size, margin=self.margin, feature_layer=self.feature_layer,
+        )
+
+
+# --- progress -----------------------------------------------------------------------
+
+class Progress:
+    """A rich progress bar with the running loss and ETA; silent when disabled."""
+
+    def __init__(self, enabled: bool = True):
+        self.enabled = enabled
+        self._progress = None
+
+    def __enter__(self) -> "Progress":
+        if self.enabled:
+            from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+            from rich.progress import Progress as RichProgress
+
+            self._progress = RichProgress(
+                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
+                TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), transient=False,
+            )
+            self._progress.start()
+        return self
+
+    def task(self, description: str, total: int):
+        if not self._progress:
+            return lambda n=1, info=None: None
+        task = self._progress.add_task(description, total=total, info="")
+
+        def advance(n: int = 1, info: str | None = None) -> None:
+            self._progress.update(task, advance=n, **({"info": info} if info is not None else {}))
+
+        return advance
+
+    def __exit__(self, *exc) -> None:
+        if self._progress:
+            self._progress.stop()
+
+
+# --- tensors from records -----------------------------------------------------------
+
+def class_index(records: Records, classes: list[str]) -> np.ndarray:
+    lookup = {c: i for i, c in enumerate(classes)}
+    unknown = sorted(set(records.synsets.tolist()) - set(lookup))
+    if unknown:
+        raise UserError(f"classes {', '.join(unknown)} were not in the model's training data (it knows {', '.join(classes)})")
+    return np.array([lookup[s] for s in records.synsets], np.int64)
+
+
+def mirror_flags(records: Records) -> np.ndarray:
+    """Samples whose CAD model is mirror-symmetric across x (flip augmentation is exact)."""
+    return np.array([s.type == "mirror" and s.axis == "x" for s in records.symmetries], bool)
+
+
+@torch.no_grad()
+def extract_features(model: PoseNet, crops: np.ndarray, batch_size: int = 64, advance=None) -> torch.Tensor:
+    """Frozen backbone features (eval mode, no gradients), stored as float16."""
+    model.eval()
+    out = []
+    for start in range(0, len(crops), batch_size):
+        batch = torch.from_numpy(np.ascontiguousarray(crops[start : start + batch_size]))
+        out.append(model.features(batch).to(torch.float16))
+        if advance:
+            advance(len(batch))
+    return torch.cat(out) if out else torch.empty(0)
+
+
+def _schedule(optimizer, total_steps: int):
+    warmup = max(1, min(50, total_steps // 10))
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / max(1, total_steps))))
+    )
+
+
+def fit_head(head: PoseHead, features: torch.Tensor, cls: np.ndarray, targets: np.ndarray, R: np.ndarray, *, epochs: int,
+             batch_size: int, lr: float, weight_decay: float, seed: int, label_smoothing: float = 0.0, advance=None) -> list[float]:
+    """Train the head on cached features; returns the mean loss per epoch."""
+    gen = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    n = len(features)
+    cls_t, tgt_t, R_t = torch.from_numpy(cls), torch.from_numpy(targets), torch.from_numpy(R).float()
+    optimizer = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=weight_decay)
+    steps = epochs * math.ceil(n / batch_size)
+    scheduler = _schedule(optimizer, steps)
+    history = []
+    head.train()
+    for _ in range(epochs):
+        order = torch.randperm(n, generator=gen)
+        total = 0.0
+        for start in range(0, n, batch_size):
+            idx = order[start : start + batch_size]
+            if len(idx) < 2 and n >= 2:  # BatchNorm needs two samples
+                continue
+            loss = pose_loss(head(features[idx].float(), cls_t[idx]), tgt_t[idx], R_t[idx], label_smoothing).mean()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            total += loss.item() * len(idx)
+            if advance:
+                advance(1, f"loss {loss.item():.3f}")
+        history.append(total / n)
+    head.eval()
+    return history
+
+
+def _colour_jitter(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Per-sample brightness, contrast and saturation jitter of (B, 3, H, W) in [0, 1]."""
+    b = len(x)
+    bright = 1.0 + (torch.rand(b, 1, 1, 1, generator=gen) - 0.5) * 0.5
+    contrast = 1.0 + (torch.rand(b, 1, 1, 1, generator=gen) - 0.5) * 0.5
+    sat = 1.0 + (torch.rand(b, 1, 1, 1, generator=gen) - 0.5) * 0.6
+    x = x * bright
+    mean = x.mean(dim=(1, 2, 3), keepdim=True)
+    x = (x - mean) * contrast + mean
+    grey = x.mean(dim=1, keepdim=True)
+    x = (x - grey) * sat + grey
+    return x.clamp_(0.0, 1.0)
+
+
+def fit_full(model: PoseNet, ctx: np.ndarray, cls: np.ndarray, angles: np.ndarray, R: np.ndarray, mirror: np.ndarray,
+             bins: PoseBins, cfg: TrainConfig, advance=None) -> list[float]:
+    """Fine-tune the whole network on jittered crops; returns the mean loss per epoch."""
+    from .model import to_float
+
+    rng = np.random.default_rng(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    n = len(ctx)
+    groups = [
+        {"params": model.head.parameters(), "lr": cfg.lr},
+        {"params": model.backbone.parameters(), "lr": cfg.lr * cfg.backbone_lr_scale},
+    ]
+    optimizer = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
+    scheduler = _schedule(optimizer, cfg.epochs * math.ceil(n / cfg.batch_size))
+    history = []
+    for _ in range(cfg.epochs):
+        model.train()
+        order = rng.permutation(n)
+        total = 0.0
+        for start in range(0, n, cfg.batch_size):
+            idx = order[start : start + cfg.batch_size]
+            if len(idx) < 2 and n >= 2:
+                continue
+            if cfg.augment:
+                crops = np.stack([jittered_crop(ctx[i], cfg.size, rng) for i in idx])
+                flip = mirror[idx] & (rng.random(len(idx)) < 0.5)
+                crops[flip] = crops[flip, :, ::-1]
+                batch_angles = np.where(flip[:, None], mirror_labels(angles[idx]), angles[idx])
+                batch_R = rotations_from_angles(batch_angles)
+                x = _colour_jitter(to_float(torch.from_numpy(np.ascontiguousarray(crops))), gen)
+            else:
+                crops = centre_crops(ctx[idx], cfg.size)
+                batch_angles, batch_R = angles[idx], R[idx]
+                x = to_float(torch.from_numpy(np.ascontiguousarray(crops)))
+            targets = torch.from_numpy(bins.encode(*batch_angles.T))
+            outputs = model(x, torch.from_numpy(cls[idx]))
+            loss = pose_loss(outputs, targets, torch.from_numpy(batch_R).float(), cfg.label_smoothing).mean()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            total += loss.item() * len(idx)
+            if advance:
+                advance(1, f"loss {loss.item():.3f}")
+        history.append(total / n)
+    model.eval()
+    return history
+
+
+@torch.no_grad()
+def predict_head(head: PoseHead, features: torch.Tensor, cls: np.ndarray, batch_size: int = 256) -> dict:
+    """Head outputs (logits) on cached features, eval mode, no gradients."""
+    head.eval()
+    chunks = [head(features[s : s + batch_size].float(), torch.from_numpy(cls[s : s + batch_size])) for s in range(0, len(features), batch_size)]
+    return {k: torch.cat([c[k] for c in chunks]) for k in chunks[0]}
+
+
+@torch.no_grad()
+def predict_images(model: PoseNet, crops: np.ndarray, cls: np.ndarray, batch_size: int = 64, advance=None) -> dict:
+    model.eval()
+    chunks = []
+    for s in range(0, len(crops), batch_size):
+        chunks.append(model(torch.from_numpy(np.ascontiguousarray(crops[s : s + batch_size])), torch.from_numpy(cls[s : s + batch_size])))
+        if advance:
+            advance(len(chunks[-1]["azimuth"]))
+    return {k: torch.cat([c[k] for c in chunks]) for k in chunks[0]}
+
+
+def score(outputs: dict, records: Records, bins: PoseBins) -> dict:
+    """Per-sample loss, decoded poses and symmetric errors (radians), and summary metrics."""
+    targets = torch.from_numpy(bins.encode(*records.angles.T))
+    with torch.no_grad():
+        loss = pose_loss(outputs, targets, torch.from_numpy(records.R).float()).numpy()
+    decoded = decode_outputs(outputs, bins)
+    errors = rotation_errors(decoded["R"], records.R, records.symmetries)
+    result = {"loss": loss, "angles": decoded["angles"], "R": decoded["R"], "errors": errors,
+              "metrics": pose_metrics(errors, records.synsets)}
+    if "R_rot6d" in decoded:
+        rot_err = rotation_errors(decoded["R_rot6d"], records.R, records.symmetries)
+        result["errors_rot6d"] = rot_err
+        result["metrics_rot6d"] = pose_metrics(rot_err, records.synsets)
+    return result
+
+
+def stratified_split(synsets: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (train, held out) with ``fraction`` of every class held out."""
+    rng = np.random.default_rng(seed)
+    held = []
+    for c in sorted(set(synsets.tolist())):
+        idx = np.flatnonzero(synsets == c)
+        k = int(round(len(idx) * fraction))
+        if fraction > 0 and len(idx) > 1:
+            k = min(max(k, 1), len(idx) - 1)
+        held.extend(rng.permutation(idx)[:k].tolist())
+    held = np.array(sorted(held), np.int64)
+    train = np.setdiff1d(np.arange(len(synsets)), held)
+    return train, held
+
+
+# --- the command ---------------------------------------------------------------------
+
+def _prepare_run_dir(out: Path, overwrite: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file; choose a folder")
+    if (out / MODEL_FILE).exists() and not overwrite:
+        raise UserError(f"{out} already holds a trained model; choose a new --out or pass --overwrite")
+    if not out.parent.exists():
+        raise UserError(f"parent folder {out.parent} of --out does not exist; create it first")
+    out.mkdir(exist_ok=True)
+
+
+def _write_json(path: Path, data) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=1, default=_json_default) + "\n")
+    os.replace(tmp, path)
+
+
+def _json_default(value):
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return float(value)
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(type(value).__name__)
+
+
+def save_model(model: PoseNet, out: Path, extra_config: dict) -> None:
+    from safetensors.torch import save_file
+
+    state = {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
+    tmp = out / f".{MODEL_FILE}.tmp"
+    save_file(state, str(tmp), metadata={"format": "pt", "dst3d": __version__})
+    os.replace(tmp, out / MODEL_FILE)
+    _write_json(out / CONFIG_FILE, {"model": model.config.as_dict(), **extra_config, "dst3d": __version__})
+
+
+def load_model(run: Path) -> PoseNet:
+    """A trained PoseNet from a run folder (eval mode)."""
+    from safetensors.torch import load_file
+
+    run = Path(run)
+    if not (run / CONFIG_FILE).is_file() or not (run / MODEL_FILE).is_file():
+        raise UserError(f"{run} is not a training run (needs {CONFIG_FILE} and {MODEL_FILE}); train one with `dst3d train-pose`")
+    config = ModelConfig.from_dict(json.loads((run / CONFIG_FILE).read_text())["model"])
+    model = PoseNet(config)
+    try:
+        model.load_state_dict(load_file(str(run / MODEL_FILE)), strict=True)
+    except RuntimeError as exc:
+        raise UserError(f"{run / MODEL_FILE} does not match its config: {str(exc).splitlines()[-1].strip()[:200]}") from None
+    return model.eval()
+
+
+def train_pose(data: Path, out: Path, cfg: TrainConfig, progress: bool = True, overwrite: bool = False,
+               cad_library: str | None = None, log=print) -> dict:
+    """Train on DATA's split, save the run to OUT; returns the metrics written to metrics.json."""
+    cfg.validate()
+    out = Path(out)
+    _prepare_run_dir(out, overwrite)
+    torch.manual_seed(cfg.seed)
+    started = time.perf_counter()
+    records = load_records(data, cfg.split, cad_library)
+    classes = sorted(set(records.synsets.tolist()))
+    model_cfg = cfg.model_config(classes, records.class_names)
+    bins = model_cfg.pose_bins()
+    backbone, source = build_backbone(cfg.backbone, cfg.weights, cfg.feature_layer)
+    model = PoseNet(model_cfg, backbone)
+    train_idx, val_idx = stratified_split(records.synsets, cfg.val_fraction, cfg.seed)
+    if len(train_idx) < 2:
+        raise UserError(f"{data} has too few training samples ({len(train_idx)}); generate more or lower --val-fraction")
+    cls = class_index(records, classes)
+    timings = {}
+    with Progress(progress) as bars:
+        t0 = time.perf_counter()
+        ctx = context_crops(records, cfg.size, cfg.margin, on_image=bars.task("cropping", len(records)))
+        crops = centre_crops(ctx, cfg.size)
+        timings["crops_s"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        steps = cfg.epochs * math.ceil(len(train_idx) / cfg.batch_size)
+        if cfg.freeze_backbone:
+            for p in model.backbone.parameters():
+                p.requires_grad_(False)
+            features = extract_features(model, crops, advance=bars.task("features", len(crops)))
+            timings["features_s"] = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            train_targets = bins.encode(*records.angles[train_idx].T)
+            history = fit_head(model.head, features[train_idx], cls[train_idx], train_targets, records.R[train_idx],
+                               epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, weight_decay=cfg.weight_decay,
+                               seed=cfg.seed, label_smoothing=cfg.label_smoothing, advance=bars.task("training head", steps))
+            timings["train_s"] = time.perf_counter() - t0
+            outputs = predict_head(model.head, features, cls)
+        else:
+            history = fit_full(model, ctx[train_idx], cls[train_idx], records.angles[train_idx], records.R[train_idx],
+                               mirror_flags(records)[train_idx], bins, cfg, advance=bars.task("training", steps))
+            timings["train_s"] = time.perf_counter() - t0
+            outputs = predict_images(model, crops, cls, advance=bars.task("scoring", len(crops)))
+    scored = score(outputs, records, bins)
+    metrics = {
+        "data": str(Path(data).resolve()),
+        "split": cfg.split,
+        "samples": {"train": int(len(train_idx)), "val": int(len(val_idx))},
+        "loss_history": history,
+        "timings": {**timings, "total_s": time.perf_counter() - started},
+        "weights_source": source,
+        "class_names": {c: records.class_names[c] for c in classes},
+        "train": _subset_metrics(scored, records, train_idx),
+    }
+    if len(val_idx):
+        metrics["val"] = _subset_metrics(scored, records, val_idx)
+    save_model(model, out, {"training": asdict(cfg), "weights_source": source, "data": str(Path(data).resolve())})
+    _write_json(out / METRICS_FILE, metrics)
+    return metrics
+
+
+def _subset_metrics(scored: dict, records: Records, idx: np.ndarray) -> dict:
+    result = pose_metrics(scored["errors"][idx], records.synsets[idx])
+    if "errors_rot6d" in scored:
+        result["rotation_head"] = pose_metrics(scored["errors_rot6d"][idx], records.synsets[idx])
+    return result
+
+
+__all__ = ["TrainConfig", "train_pose", "load_model", "fit_head", "extract_features", "predict_head", "score", "CONTEXT"]

@@ -1,0 +1,147 @@
+"""K-fold consistency filter: folds, rules, outputs, and flagging deliberately corrupted samples."""
+
+from __future__ import annotations
+
+# triton (imported by torchvision) segfaults when first imported after an OpenGL context
+# exists; import it at collection time, before any fixture renders.
+from dst3d.kcf.inject import preload_triton
+
+preload_triton()
+
+import json  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pyarrow.parquet as pq  # noqa: E402
+import pytest  # noqa: E402
+
+from dst3d.errors import UserError  # noqa: E402
+from dst3d.kcf.filter import KcfConfig, KcfScores, decide  # noqa: E402
+from dst3d.kcf.folds import assign_folds  # noqa: E402
+
+
+def test_folds_stratified_per_class():
+    synsets = np.array(["a"] * 23 + ["b"] * 10)
+    folds = assign_folds(synsets, 5, seed=0)
+    for c in ("a", "b"):
+        counts = np.bincount(folds[synsets == c], minlength=5)
+        assert counts.max() - counts.min() <= 1
+    assert (assign_folds(synsets, 5, seed=0) == folds).all()
+    with pytest.raises(UserError):
+        assign_folds(synsets, 1)
+    with pytest.raises(UserError):
+        assign_folds(np.array(["a"] * 3), 5)
+
+
+def test_folds_by_cad_keep_instances_together():
+    synsets = np.array(["a"] * 30 + ["b"] * 12)
+    cads = np.array([f"a{i % 6}" for i in range(30)] + [f"b{i % 3}" for i in range(12)])
+    folds = assign_folds(synsets, 3, seed=1, groups=cads)
+    for cad in set(cads):
+        assert len(set(folds[cads == cad])) == 1
+    for c in ("a", "b"):
+        assert len(set(folds[synsets == c])) == 3
+    with pytest.raises(UserError, match="single CAD model"):
+        assign_folds(np.array(["a"] * 6), 2, groups=np.array(["x"] * 6))
+
+
+def _fake_scores(error, ratio, synsets):
+    class R:
+        pass
+
+    rec = R()
+    rec.synsets = np.asarray(synsets)
+    n = len(error)
+    return KcfScores(rec, np.zeros(n, int), np.asarray(ratio) * 2, np.asarray(error, float), np.asarray(ratio, float), np.zeros((n, 3)), {})
+
+
+def test_rules():
+    s = _fake_scores([10, 100, 50, 170, 5, 61], [0.1, 3.0, 0.5, 2.0, 0.0, 1.0], ["a", "a", "a", "b", "b", "b"])
+    keep, cuts = decide(s, KcfConfig(threshold_deg=60))
+    assert keep.tolist() == [True, False, True, False, True, False] and cuts == {"a": 60.0, "b": 60.0}
+    keep, _ = decide(s, KcfConfig())  # default rule: 60 deg
+    assert keep.tolist() == [True, False, True, False, True, False]
+    keep, cuts = decide(s, KcfConfig(quantile=0.34))  # one per class, by ratio
+    assert keep.tolist() == [True, False, True, False, True, True] and cuts == {"a": 3.0, "b": 2.0}
+    keep, _ = decide(s, KcfConfig(quantile=0.34, score="error"))
+    assert keep.tolist() == [True, False, True, False, True, True]
+    for bad in (dict(threshold_deg=30, quantile=0.1), dict(quantile=1.5), dict(threshold_deg=0), dict(score="loss"), dict(quantile=0.1, score="x")):
+        with pytest.raises(UserError):
+            KcfConfig(**bad).validate()
+
+
+@pytest.fixture(scope="module")
+def corrupted_dataset(tmp_path_factory):
+    """3 classes x 80 images at 96 px; 10% of each class re-rendered at azimuth + pi or a
+    random pose at least 90 degrees from the label (label unchanged)."""
+    from dst3d.kcf.inject import inject_errors
+    from dst3d.pipeline.job import JobConfig
+    from dst3d.pipeline.run import run_job
+
+    root = tmp_path_factory.mktemp("kcf")
+    job = JobConfig(classes=["car", "chair", "tvmonitor"], per_class=80, width=96, height=96, seed=3)
+    run_job(job, root / "clean", progress=False)
+    truth = inject_errors(root / "clean", root / "bad", 0.1, seed=0, min_deg=90)
+    return root / "bad", truth
+
+
+def _imagenet_or_skip():
+    from dst3d.posenet.model import imagenet_state_dict
+
+    try:
+        imagenet_state_dict("mobilenet_v2")
+    except UserError as exc:
+        pytest.skip(f"no offline ImageNet weights: {exc}")
+
+
+def test_injection_changes_images_not_labels(corrupted_dataset):
+    from dst3d.store.shards import read_table
+
+    data, truth = corrupted_dataset
+    assert len(truth["corrupted"]) == 24 and all(c["distance_deg"] >= 90 for c in truth["corrupted"])
+    clean = read_table(data.parent / "clean", columns=["id", "image", "azimuth", "R"]).to_pylist()
+    bad = read_table(data, columns=["id", "image", "azimuth", "R"]).to_pylist()
+    ids = {c["id"] for c in truth["corrupted"]}
+    for a, b in zip(clean, bad):
+        assert a["id"] == b["id"] and a["azimuth"] == b["azimuth"] and a["R"] == b["R"]
+        assert (a["image"]["bytes"] != b["image"]["bytes"]) == (a["id"] in ids)
+
+
+def test_kcf_flags_corrupted_samples(corrupted_dataset):
+    _imagenet_or_skip()
+    from dst3d.kcf.filter import run_filter
+    from dst3d.store.shards import read_table
+
+    data, truth = corrupted_dataset
+    report = run_filter(data, KcfConfig(quantile=0.1, size=64, epochs=30), progress=False)
+    scores = pq.read_table(data / "kcf" / "scores.parquet").to_pandas()
+    bad = scores["id"].isin({c["id"] for c in truth["corrupted"]}).to_numpy()
+    ratio = scores["ratio"].to_numpy()
+    auc = np.mean(ratio[bad][:, None] > ratio[~bad][None, :])
+    dropped = ~scores["keep"].to_numpy()
+    precision = (dropped & bad).sum() / dropped.sum()
+    # 10% are corrupted: a blind filter would have AUC 0.5 and precision 0.1
+    assert auc > 0.7, auc
+    assert precision >= 0.3, precision
+    assert set(scores.columns) >= {"id", "fold", "loss", "error_deg", "keep"}
+    assert sorted(scores["fold"].unique()) == [0, 1, 2, 3, 4]
+
+    assert report["kept"] == 216 and report["dropped"] == 24 and report["folds"] == 5
+    assert report["rule"] == {"type": "quantile", "quantile": 0.1, "score": "ratio"}
+    assert set(report["per_class"]) == set(scores["synset"]) and all(c["dropped"] == 8 for c in report["per_class"].values())
+    assert report["compute_seconds"]["features"] > 0 and (data / "kcf" / "report.png").stat().st_size > 10_000
+    assert json.loads((data / "kcf" / "report.json").read_text())["dropped_ids"] == scores["id"][dropped].tolist()
+    filtered = read_table(data, columns=["id"], split="filtered")
+    assert filtered.num_rows == 216 and set(filtered["id"].to_pylist()) == set(scores["id"][~dropped])
+    assert read_table(data, columns=["id"]).num_rows == 240  # the train split is untouched
+
+
+def test_filter_cli(cli, corrupted_dataset):
+    _imagenet_or_skip()
+    data, _ = corrupted_dataset
+    result = cli("filter", str(data), "--folds", "3", "--threshold-deg", "90", "--size", "64", "--epochs", "5", "--no-progress")
+    assert result.returncode == 0, result.stderr
+    report = json.loads((data / "kcf" / "report.json").read_text())
+    assert report["folds"] == 3 and report["rule"]["type"] == "threshold" and report["threshold"] == 90.0
+    assert report["kept"] + report["dropped"] == 240
+    result = cli("filter", str(data), "--quantile", "0.1", "--threshold-deg", "30", "--no-progress")
+    assert result.returncode == 2 and "one rule" in result.stderr and "Traceback" not in result.stderr
