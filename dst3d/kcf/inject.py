@@ -28,23 +28,10 @@ from ..store.shards import DATA_DIR, shard_files
 TRUTH_FILE = "kcf_injection.json"
 
 
-def preload_triton() -> None:
-    """Import triton (torch's probe for it) before Mesa's LLVM is loaded by an OpenGL context:
-    in this environment importing triton after rendering segfaults, and torchvision imports
-    it. A no-op when triton is absent or already loaded."""
-    try:
-        import torch.utils._triton as probe
-
-        probe.has_triton_package()
-    except Exception:  # noqa: BLE001
-        pass
-
-
 def inject_errors(src: Path, dst: Path, fraction: float = 0.1, seed: int = 0, modes=("flip", "random"),
                   min_deg: float = 45.0, cad_library: str | None = None) -> dict:
     """Copy dataset SRC to DST with ``fraction`` of every class's images re-rendered at a
     wrong pose (label unchanged). Returns (and writes) the ground truth."""
-    preload_triton()
     from ..appearance.base import AppearanceRequest, load_backend
     from ..cad.library import CadLibrary
     from ..control.visual_prompt import ControlConfig

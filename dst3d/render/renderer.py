@@ -30,7 +30,18 @@ def _choose_gl_platform() -> None:
         os.environ["PYOPENGL_PLATFORM"] = "osmesa"
 
 
+def _load_triton_before_mesa() -> None:
+    """triton (imported by torch/torchvision when installed) bundles its own LLVM; loaded
+    after Mesa's llvmpipe has been initialized by a GL context, the process segfaults.
+    Loading it first (0.2 s) makes the order harmless."""
+    import importlib.util
+
+    if importlib.util.find_spec("triton") is not None:
+        import triton  # noqa: F401  (imported for its side effect)
+
+
 _choose_gl_platform()
+_load_triton_before_mesa()
 
 import pyrender  # noqa: E402  (platform must be chosen first)
 import trimesh  # noqa: E402
