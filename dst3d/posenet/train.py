@@ -156,6 +156,15 @@ def _schedule(optimizer, total_steps: int):
     )
 
 
+def _step(loss: torch.Tensor, optimizer, scheduler) -> float:
+    """One optimizer and LR-schedule step; the loss value for the progress bar."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    scheduler.step()
+    return loss.item()
+
+
 def fit_head(head: PoseHead, features: torch.Tensor, cls: np.ndarray, targets: np.ndarray, R: np.ndarray, *, epochs: int,
              batch_size: int, lr: float, weight_decay: float, seed: int, label_smoothing: float = 0.0, advance=None) -> list[float]:
     """Train the head on cached features; returns the mean loss per epoch."""
@@ -176,13 +185,10 @@ def fit_head(head: PoseHead, features: torch.Tensor, cls: np.ndarray, targets: n
             if len(idx) < 2 and n >= 2:  # BatchNorm needs two samples
                 continue
             loss = pose_loss(head(features[idx].float(), cls_t[idx]), tgt_t[idx], R_t[idx], label_smoothing).mean()
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            total += loss.item() * len(idx)
+            value = _step(loss, optimizer, scheduler)
+            total += value * len(idx)
             if advance:
-                advance(1, f"loss {loss.item():.3f}")
+                advance(1, f"loss {value:.3f}")
         history.append(total / n)
     head.eval()
     return history
@@ -240,13 +246,10 @@ def fit_full(model: PoseNet, ctx: np.ndarray, cls: np.ndarray, angles: np.ndarra
             targets = torch.from_numpy(bins.encode(*batch_angles.T))
             outputs = model(x, torch.from_numpy(cls[idx]))
             loss = pose_loss(outputs, targets, torch.from_numpy(batch_R).float(), cfg.label_smoothing).mean()
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            total += loss.item() * len(idx)
+            value = _step(loss, optimizer, scheduler)
+            total += value * len(idx)
             if advance:
-                advance(1, f"loss {loss.item():.3f}")
+                advance(1, f"loss {value:.3f}")
         history.append(total / n)
     model.eval()
     return history
