@@ -38,14 +38,15 @@ def test_folds_by_cad_keep_instances_together():
         assign_folds(np.array(["a"] * 6), 2, groups=np.array(["x"] * 6))
 
 
-def _fake_scores(error, ratio, synsets):
+def _fake_scores(error, ratio, synsets, agreement=None):
     class R:
         pass
 
     rec = R()
     rec.synsets = np.asarray(synsets)
     n = len(error)
-    return KcfScores(rec, np.zeros(n, int), np.asarray(ratio) * 2, np.asarray(error, float), np.asarray(ratio, float), np.zeros((n, 3)), {})
+    return KcfScores(rec, np.zeros(n, int), np.asarray(ratio) * 2, np.asarray(error, float), np.asarray(ratio, float), np.zeros((n, 3)), {},
+                      None if agreement is None else np.asarray(agreement, float))
 
 
 def test_rules():
@@ -54,13 +55,47 @@ def test_rules():
     assert keep.tolist() == [True, False, True, False, True, False] and cuts == {"a": 60.0, "b": 60.0}
     keep, _ = decide(s, KcfConfig())  # default rule: 60 deg
     assert keep.tolist() == [True, False, True, False, True, False]
-    keep, cuts = decide(s, KcfConfig(quantile=0.34))  # one per class, by ratio
+    keep, cuts = decide(s, KcfConfig(quantile=0.34, score="ratio"))  # one per class, by ratio
     assert keep.tolist() == [True, False, True, False, True, True] and cuts == {"a": 3.0, "b": 2.0}
+    keep, _ = decide(s, KcfConfig(quantile=0.34))  # default: combined; without agreement, the ratio's ranks
+    assert keep.tolist() == [True, False, True, False, True, True] and KcfConfig(quantile=0.34).rule()["score"] == "combined"
+    s = _fake_scores([10, 100, 50, 170, 5, 61], [0.1, 3.0, 0.5, 2.0, 0.0, 1.0], ["a", "a", "a", "b", "b", "b"],
+                     agreement=[1.0, 2.0, 0.0, np.nan, np.nan, np.nan])
+    keep, _ = decide(s, KcfConfig(quantile=0.34, score="agreement"))  # lowest agreement
+    assert keep[:3].tolist() == [True, True, False]
+    keep, _ = decide(s, KcfConfig(quantile=0.34))  # a: ranks (ratio, -agreement) avg 1/2, 2/3, 5/6; b: ratio only
+    assert keep.tolist() == [True, True, False, False, True, True]
     keep, _ = decide(s, KcfConfig(quantile=0.34, score="error"))
     assert keep.tolist() == [True, False, True, False, True, True]
-    for bad in (dict(threshold_deg=30, quantile=0.1), dict(quantile=1.5), dict(threshold_deg=0), dict(score="loss"), dict(quantile=0.1, score="x")):
+    for bad in (dict(threshold_deg=30, quantile=0.1), dict(quantile=1.5), dict(threshold_deg=0), dict(score="loss"), dict(score="combined"), dict(quantile=0.1, score="x")):
         with pytest.raises(UserError):
             KcfConfig(**bad).validate()
+
+
+def test_control_agreement_high_on_own_pose_low_on_another(small_dataset, tmp_path):
+    """The same sample's image rendered at its label pose vs at a pose >= 90 deg away (same
+    control, same seed): the edges follow the control only in the first case."""
+    from dst3d.kcf.agreement import control_agreement, dataset_agreement
+    from dst3d.kcf.inject import inject_errors
+    from dst3d.store.schema import decode_png
+    from dst3d.store.shards import read_table
+
+    truth = inject_errors(small_dataset, tmp_path / "bad", 0.5, seed=0, min_deg=90)
+    ids = {c["id"] for c in truth["corrupted"]}
+    columns = ["id", "image", "control", "bbox"]
+    clean = read_table(small_dataset, columns=columns).to_pylist()
+    bad = {r["id"]: r for r in read_table(tmp_path / "bad", columns=columns).to_pylist()}
+    good, wrong = [], []
+    for row in clean:
+        control = decode_png(row["control"])
+        good.append(control_agreement(decode_png(row["image"]), control, row["bbox"]))
+        if row["id"] in ids:
+            wrong.append(control_agreement(decode_png(bad[row["id"]]["image"]), control, row["bbox"]))
+    good, wrong = np.array(good), np.array(wrong)
+    assert len(wrong) == 9
+    assert good.min() > wrong.max(), (good, wrong)
+    assert good.min() > 1.2 > wrong.max() and good.mean() - wrong.mean() > 0.5, (good, wrong)
+    assert np.allclose(dataset_agreement(small_dataset), good)
 
 
 @pytest.fixture(scope="module")
@@ -111,16 +146,20 @@ def test_kcf_flags_corrupted_samples(corrupted_dataset):
     bad = scores["id"].isin({c["id"] for c in truth["corrupted"]}).to_numpy()
     ratio = scores["ratio"].to_numpy()
     auc = np.mean(ratio[bad][:, None] > ratio[~bad][None, :])
-    dropped = ~scores["keep"].to_numpy()
+    agreement = scores["agreement"].to_numpy()
+    auc_agreement = np.mean(agreement[bad][:, None] < agreement[~bad][None, :])
+    dropped = ~scores["keep"].to_numpy()  # default: top 10% per class by the combined score
     precision = (dropped & bad).sum() / dropped.sum()
+    by_ratio = scores.groupby("synset")["ratio"].rank(ascending=False, method="first").to_numpy() <= 8
     # 10% are corrupted: a blind filter would have AUC 0.5 and precision 0.1
     assert auc > 0.7, auc
-    assert precision >= 0.3, precision
-    assert set(scores.columns) >= {"id", "fold", "loss", "error_deg", "keep"}
+    assert auc_agreement > 0.8, auc_agreement
+    assert precision >= max(0.5, (by_ratio & bad).sum() / by_ratio.sum()), precision
+    assert set(scores.columns) >= {"id", "fold", "loss", "error_deg", "ratio", "agreement", "keep"}
     assert sorted(scores["fold"].unique()) == [0, 1, 2, 3, 4]
 
     assert report["kept"] == 216 and report["dropped"] == 24 and report["folds"] == 5
-    assert report["rule"] == {"type": "quantile", "quantile": 0.1, "score": "ratio"}
+    assert report["rule"] == {"type": "quantile", "quantile": 0.1, "score": "combined"}
     assert set(report["per_class"]) == set(scores["synset"]) and all(c["dropped"] == 8 for c in report["per_class"].values())
     assert report["compute_seconds"]["features"] > 0 and (data / "kcf" / "report.png").stat().st_size > 10_000
     assert json.loads((data / "kcf" / "report.json").read_text())["dropped_ids"] == scores["id"][dropped].tolist()

@@ -12,8 +12,11 @@ held-out fold. Ours keeps the protocol and changes the cost:
 3. the held-out fold is scored in eval mode without gradients: per-sample loss
    (cross-entropy at the label's bins) and rotation error of the decoded pose against the
    label, modulo the CAD model's symmetry;
-4. a rule keeps or drops each sample: ``threshold_deg`` (drop error > T) or ``quantile``
-   (drop the highest-scoring q of each class).
+4. every sample also gets its control agreement (``agreement.py``): how well the image's
+   edges follow the Canny control it was generated from, no model involved;
+5. a rule keeps or drops each sample: ``threshold_deg`` (drop error > T) or ``quantile``
+   (drop the highest-scoring q of each class; by default the ``combined`` score, a per-class
+   rank average of the likelihood ratio and the control disagreement).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from ..posenet.data import Records, centre_crops, context_crops, load_records, m
 from ..posenet.metrics import rotation_errors
 from ..posenet.model import ModelConfig, PoseHead, PoseNet, build_backbone, decode_outputs, pose_loss, rotations_from_angles
 from ..posenet.train import Progress, class_index, extract_features, fit_head, mirror_flags, predict_head
+from .agreement import dataset_agreement
 from .folds import assign_folds
 
 
@@ -40,7 +44,7 @@ class KcfConfig:
     by_cad: bool = False
     threshold_deg: float | None = None
     quantile: float | None = None
-    score: str | None = None  # what the rule ranks: error (deg), loss or ratio; default error / ratio
+    score: str | None = None  # what the rule ranks (SCORES); default error (threshold) / combined (quantile)
     backbone: str = "mobilenet_v2"
     weights: str = "imagenet"
     size: int = 128
@@ -61,6 +65,7 @@ class KcfConfig:
     seed: int = 0
 
     DEFAULT_THRESHOLD = 60.0
+    SCORES = ("error", "loss", "ratio", "agreement", "combined")
 
     def validate(self) -> "KcfConfig":
         if self.threshold_deg is not None and self.quantile is not None:
@@ -69,9 +74,9 @@ class KcfConfig:
             raise UserError(f"--threshold-deg must be in (0, 180], got {self.threshold_deg}")
         if self.quantile is not None and not 0 < self.quantile < 1:
             raise UserError(f"--quantile is the fraction of each class to drop, in (0, 1); got {self.quantile}")
-        if self.score not in (None, "error", "loss", "ratio"):
-            raise UserError(f"--score must be error, loss or ratio, got '{self.score}'")
-        if self.score in ("loss", "ratio") and self.quantile is None:
+        if self.score is not None and self.score not in self.SCORES:
+            raise UserError(f"--score must be one of {', '.join(self.SCORES)}, got '{self.score}'")
+        if self.score not in (None, "error") and self.quantile is None:
             raise UserError(f"--score {self.score} needs --quantile (only the error is in degrees, for --threshold-deg)")
         if self.epochs < 1:
             raise UserError(f"--epochs must be at least 1, got {self.epochs}")
@@ -80,7 +85,7 @@ class KcfConfig:
 
     def rule(self) -> dict:
         if self.quantile is not None:
-            return {"type": "quantile", "quantile": self.quantile, "score": self.score or "ratio"}
+            return {"type": "quantile", "quantile": self.quantile, "score": self.score or "combined"}
         return {"type": "threshold", "threshold_deg": self.threshold_deg if self.threshold_deg is not None else self.DEFAULT_THRESHOLD, "score": "error"}
 
     def as_dict(self) -> dict:
@@ -96,6 +101,37 @@ class KcfScores:
     ratio: np.ndarray
     pred_angles: np.ndarray
     seconds: dict
+    agreement: np.ndarray | None = None  # control agreement (higher = image follows its control); NaN: no Canny control
+
+    def __post_init__(self) -> None:
+        if self.agreement is None:
+            self.agreement = np.full(len(self.ratio), np.nan)
+
+    def values(self, score: str) -> np.ndarray:
+        """The per-sample score a rule ranks; higher = more likely a label error."""
+        if score == "agreement":
+            return -self.agreement
+        if score == "combined":
+            return combined_score(self.ratio, self.agreement, self.records.synsets)
+        return {"error": self.error_deg, "loss": self.loss, "ratio": self.ratio}[score]
+
+
+def combined_score(ratio: np.ndarray, agreement: np.ndarray, synsets: np.ndarray) -> np.ndarray:
+    """Per-class rank average of the likelihood ratio and the control disagreement, in (0, 1].
+
+    The two signals are complementary (the pose estimator confuses front and back; the edge
+    check does not care about appearance), and their scales differ, hence ranks. Where the
+    agreement is NaN (no Canny control) the ratio's rank alone is used."""
+    from scipy.stats import rankdata
+
+    out = np.zeros(len(ratio))
+    for c in set(np.asarray(synsets).tolist()):
+        idx = np.flatnonzero(synsets == c)
+        out[idx] = rankdata(ratio[idx]) / len(idx)
+        valid = idx[np.isfinite(agreement[idx])]
+        if len(valid):
+            out[valid] = (out[valid] + rankdata(-agreement[valid]) / len(valid)) / 2
+    return out
 
 
 def score_dataset(records: Records, cfg: KcfConfig, progress: bool = True) -> KcfScores:
@@ -114,6 +150,9 @@ def score_dataset(records: Records, cfg: KcfConfig, progress: bool = True) -> Kc
     folds = assign_folds(records.synsets, cfg.folds, cfg.seed, records.cad_ids if cfg.by_cad else None)
     cls = class_index(records, classes)
     targets = bins.encode(*records.angles.T)
+    t0 = time.perf_counter()
+    agreement = dataset_agreement(records.root, records.split, records.ids)
+    seconds["agreement"] = time.perf_counter() - t0
     with Progress(progress) as bars:
         t0 = time.perf_counter()
         backbone, _ = build_backbone(cfg.backbone, cfg.weights, cfg.feature_layer)
@@ -160,7 +199,7 @@ def score_dataset(records: Records, cfg: KcfConfig, progress: bool = True) -> Kc
             error[held] = np.rad2deg(rotation_errors(decoded["R"], records.R[held], [records.symmetries[i] for i in held]))
         seconds["folds"] = time.perf_counter() - t0
     seconds["total"] = sum(seconds.values())
-    return KcfScores(records, folds, loss, error, ratio, pred, seconds)
+    return KcfScores(records, folds, loss, error, ratio, pred, seconds, agreement)
 
 
 def log_ratio(outputs: dict, targets: np.ndarray, bins: PoseBins) -> np.ndarray:
@@ -227,7 +266,7 @@ def _colour_jitter_np(images: np.ndarray, rng: np.random.Generator) -> np.ndarra
 def decide(scores: KcfScores, cfg: KcfConfig) -> tuple[np.ndarray, dict]:
     """Keep mask and the per-class thresholds actually applied."""
     rule = cfg.rule()
-    value = {"error": scores.error_deg, "loss": scores.loss, "ratio": scores.ratio}[rule["score"]]
+    value = scores.values(rule["score"])
     keep = np.ones(len(value), bool)
     cuts = {}
     for c in sorted(set(scores.records.synsets.tolist())):

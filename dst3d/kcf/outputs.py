@@ -1,7 +1,7 @@
 """What `dst3d filter` leaves in the dataset folder.
 
 * ``kcf/scores.parquet``: one row per sample (id, synset, cad_id, fold, loss, error_deg,
-  ratio, keep, predicted angles);
+  ratio, agreement (control agreement, NaN without a Canny control), keep, predicted angles);
 * ``data/filtered-XXXXX-of-YYYYY.parquet``: the kept rows, one shard per train shard, same
   schema: a split the Hub loader reads (``split="filtered"`` / a ``filtered`` config);
 * ``kcf/report.json``: rule, cuts, counts (overall and per class), compute seconds;
@@ -50,6 +50,7 @@ def write_outputs(root: Path, scores, keep: np.ndarray, cuts: dict, cfg, seconds
         "loss": scores.loss.astype(np.float32),
         "error_deg": scores.error_deg.astype(np.float32),
         "ratio": scores.ratio.astype(np.float32),
+        "agreement": scores.agreement.astype(np.float32),
         "keep": keep,
         "pred_azimuth": scores.pred_angles[:, 0],
         "pred_elevation": scores.pred_angles[:, 1],
@@ -79,6 +80,7 @@ def write_outputs(root: Path, scores, keep: np.ndarray, cuts: dict, cfg, seconds
         "held_out": {
             "acc_pi_6": float(np.mean(scores.error_deg < 30)),
             "median_error_deg": float(np.median(scores.error_deg)),
+            "median_agreement": _median(scores.agreement),
         },
         "compute_seconds": {**{k: round(v, 2) for k, v in scores.seconds.items()}, "wall_total": round(seconds_total, 2)},
         "config": cfg.as_dict(),
@@ -92,6 +94,12 @@ def write_outputs(root: Path, scores, keep: np.ndarray, cuts: dict, cfg, seconds
         warnings.warn(f"kcf/report.png not written: {type(exc).__name__}: {exc}", stacklevel=2)
     refresh_card(root)
     return report
+
+
+def _median(values: np.ndarray) -> float | None:
+    """Median of the finite values (None when there are none: JSON has no NaN)."""
+    finite = values[np.isfinite(values)]
+    return float(np.median(finite)) if len(finite) else None
 
 
 def refresh_card(root: Path) -> None:
@@ -178,7 +186,7 @@ def report_png(root: Path, scores, keep: np.ndarray, cuts: dict, rule: dict, cad
     from ..store.shards import read_table
 
     rec = scores.records
-    value = {"error": scores.error_deg, "loss": scores.loss, "ratio": scores.ratio}[rule["score"]]
+    value = scores.values(rule["score"])
     order = np.flatnonzero(~keep)
     order = order[np.argsort(-value[order])][:n_examples]
     rows = []
@@ -196,14 +204,17 @@ def report_png(root: Path, scores, keep: np.ndarray, cuts: dict, rule: dict, cad
     fig = plt.figure(figsize=(15, 3.2 + 2.1 * n_rows))
     ax = fig.add_subplot(2, 1, 1) if rows else fig.add_subplot(1, 1, 1)
     bins = np.linspace(0, 180, 37) if rule["score"] == "error" else 40
-    ax.hist([value[keep], value[~keep]], bins=bins, stacked=True, color=["#4c72b0", "#dd5555"], label=[f"kept ({int(keep.sum())})", f"dropped ({int((~keep).sum())})"])
+    finite = np.isfinite(value)
+    ax.hist([value[keep & finite], value[~keep & finite]], bins=bins, stacked=True, color=["#4c72b0", "#dd5555"], label=[f"kept ({int(keep.sum())})", f"dropped ({int((~keep).sum())})"])
     if rule["type"] == "threshold":
         ax.axvline(rule["threshold_deg"], color="k", ls="--", label=f"cut {rule['threshold_deg']:.0f} deg")
     else:
-        finite = [c for c in cuts.values() if np.isfinite(c)]
-        if finite:
-            ax.axvline(float(np.median(finite)), color="k", ls="--", label=f"median per-class cut (drop top {rule['quantile']:.0%} per class)")
-    ax.set_xlabel({"error": "held-out rotation error vs label (deg)", "loss": "held-out loss", "ratio": "held-out log-likelihood ratio (best guess vs label)"}[rule["score"]])
+        finite_cuts = [c for c in cuts.values() if np.isfinite(c)]
+        if finite_cuts:
+            ax.axvline(float(np.median(finite_cuts)), color="k", ls="--", label=f"median per-class cut (drop top {rule['quantile']:.0%} per class)")
+    ax.set_xlabel({"error": "held-out rotation error vs label (deg)", "loss": "held-out loss", "ratio": "held-out log-likelihood ratio (best guess vs label)",
+                   "agreement": "control disagreement (- agreement of image edges with the Canny control)",
+                   "combined": "per-class rank average of likelihood ratio and control disagreement"}[rule["score"]])
     ax.set_ylabel("samples")
     ax.set_title(f"KCF: {len(keep)} samples, {int((~keep).sum())} dropped")
     ax.legend()

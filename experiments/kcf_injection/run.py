@@ -7,7 +7,9 @@
    the class's pose distribution (same seed: same colours/light/background), label
    unchanged; a corruption must be at least --min-deg from the label, modulo the CAD
    model's symmetry (closer is no label error by the Acc@pi/6 criterion);
-3. `dst3d filter` (run_filter) with the default settings, then several rules;
+3. `dst3d filter` (run_filter) with the default settings (quantile rule on the combined
+   score: per-class rank average of likelihood ratio and control disagreement), then
+   several rules;
 4. precision / recall of the dropped set, AUC of each score, the best recall reachable
    at precision >= 0.8, recall by corruption kind and distance, and compute seconds,
    next to an estimate of 3D-DST's KCF cost (5 folds x 150 epochs of ResNet-50, timed
@@ -99,7 +101,7 @@ def main() -> None:
     args = ap.parse_args()
 
     sys.path.insert(0, str(HERE.parents[1]))
-    from dst3d.kcf.filter import KcfConfig, decide, run_filter
+    from dst3d.kcf.filter import KcfConfig, KcfScores, decide, run_filter
     from dst3d.kcf.inject import inject_errors
     from dst3d.pipeline.job import JobConfig
     from dst3d.pipeline.run import run_job
@@ -127,21 +129,20 @@ def main() -> None:
     scores = pq.read_table(data / "kcf" / "scores.parquet").to_pandas()
     corrupted = {c["id"]: c for c in truth["corrupted"]}
     bad = scores["id"].isin(corrupted).to_numpy()
-    error, ratio, loss = (scores[c].to_numpy(np.float64) for c in ("error_deg", "ratio", "loss"))
+    error, ratio, loss, agreement = (scores[c].to_numpy(np.float64) for c in ("error_deg", "ratio", "loss", "agreement"))
     records = load_records(data, images=False)
     assert (records.ids == scores["id"].to_numpy()).all()
-
-    class Scores:  # what decide() reads
-        pass
-
-    s = Scores()
-    s.records, s.error_deg, s.loss, s.ratio = records, error, loss, ratio
+    s = KcfScores(records, scores["fold"].to_numpy(), loss, error, ratio, np.zeros((len(scores), 3)), {}, agreement)
+    combined = s.values("combined")
     rules = {}
     for name, rule in {
-        f"quantile {args.fraction} of ratio (default of this run)": KcfConfig(quantile=args.fraction, score="ratio"),
+        f"quantile {args.fraction} of combined (default)": KcfConfig(quantile=args.fraction),
+        f"quantile {args.fraction} of agreement": KcfConfig(quantile=args.fraction, score="agreement"),
+        f"quantile {args.fraction} of ratio": KcfConfig(quantile=args.fraction, score="ratio"),
         f"quantile {args.fraction} of error": KcfConfig(quantile=args.fraction, score="error"),
         f"quantile {args.fraction} of loss": KcfConfig(quantile=args.fraction, score="loss"),
         f"quantile {2 * args.fraction:.2f} of ratio": KcfConfig(quantile=2 * args.fraction, score="ratio"),
+        f"quantile {2 * args.fraction:.2f} of combined": KcfConfig(quantile=2 * args.fraction),
         "threshold 60 deg": KcfConfig(threshold_deg=60.0),
         "threshold 90 deg": KcfConfig(threshold_deg=90.0),
     }.items():
@@ -159,6 +160,7 @@ def main() -> None:
     for c in sorted(set(records.synsets.tolist())):
         m = records.synsets == c
         per_class[records.class_names[c]] = {**pr(~keep_default & m, bad & m), "auc_ratio": auc(ratio[m], bad[m]) if (bad & m).any() else None,
+                                             "auc_agreement": auc(-agreement[m], bad[m]) if (bad & m).any() else None,
                                              "clean_acc_pi_6": float(np.mean(error[m & ~bad] < 30))}
     estimate = None if args.skip_resnet_estimate else resnet50_kcf_estimate(len(scores), args.folds)
     results = {
@@ -169,8 +171,9 @@ def main() -> None:
                     "corrupted": int(bad.sum()), "kinds": {m: int((modes == m).sum()) for m in ("flip", "random")}, "min_deg": args.min_deg},
         "kcf_config": cfg.as_dict(),
         "held_out_clean": {"acc_pi_6": float(np.mean(error[~bad] < 30)), "median_error_deg": float(np.median(error[~bad]))},
-        "auc": {"ratio": auc(ratio, bad), "error": auc(error, bad), "loss": auc(loss, bad)},
-        "best_recall_at_precision_0.8": {k: best_recall_at(v, bad) for k, v in (("ratio", ratio), ("error", error), ("loss", loss))},
+        "auc": {"ratio": auc(ratio, bad), "error": auc(error, bad), "loss": auc(loss, bad), "agreement": auc(-agreement, bad), "combined": auc(combined, bad)},
+        "best_recall_at_precision_0.8": {k: best_recall_at(v, bad) for k, v in (("ratio", ratio), ("error", error), ("loss", loss),
+                                                                                 ("agreement", -agreement), ("combined", combined))},
         "rules": rules,
         "default_rule_recall_by_kind": by_kind,
         "default_rule_recall_by_distance_deg": by_distance,
@@ -182,13 +185,13 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
     shutil.copy(data / "kcf" / "report.png", args.out / "kcf_report.png")
-    plot(args.out / "results.png", ratio, error, bad, modes, results)
+    plot(args.out / "results.png", ratio, error, bad, modes, results, {"agreement": -agreement, "combined": combined})
     print(json.dumps({k: results[k] for k in ("dataset", "held_out_clean", "auc", "best_recall_at_precision_0.8", "rules", "seconds")}, indent=1))
     if estimate:
         print(f"3D-DST-style KCF estimate on this machine: {estimate['estimated_seconds'] / 3600:.1f} h vs ours {seconds['kcf_wall']:.0f} s")
 
 
-def plot(path: Path, ratio, error, bad, modes, results) -> None:
+def plot(path: Path, ratio, error, bad, modes, results, extra: dict) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -204,7 +207,7 @@ def plot(path: Path, ratio, error, bad, modes, results) -> None:
         ax.set_yscale("log")
         ax.legend()
     ax = axes[2]
-    for name, v in (("ratio", ratio), ("error", error)):
+    for name, v in (("ratio", ratio), ("error", error), *extra.items()):
         order = np.argsort(-v, kind="stable")
         tp, fp = np.cumsum(bad[order]), np.cumsum(~bad[order])
         ax.plot(tp / bad.sum(), tp / (tp + fp), label=f"{name} (AUC {results['auc'][name]:.2f})")
