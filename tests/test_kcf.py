@@ -38,7 +38,7 @@ def test_folds_by_cad_keep_instances_together():
         assign_folds(np.array(["a"] * 6), 2, groups=np.array(["x"] * 6))
 
 
-def _fake_scores(error, ratio, synsets, agreement=None):
+def _fake_scores(error, ratio, synsets, agreement=None, alternative=None):
     class R:
         pass
 
@@ -46,7 +46,8 @@ def _fake_scores(error, ratio, synsets, agreement=None):
     rec.synsets = np.asarray(synsets)
     n = len(error)
     return KcfScores(rec, np.zeros(n, int), np.asarray(ratio) * 2, np.asarray(error, float), np.asarray(ratio, float), np.zeros((n, 3)), {},
-                      None if agreement is None else np.asarray(agreement, float))
+                      None if agreement is None else np.asarray(agreement, float),
+                      None if alternative is None else np.asarray(alternative, float))
 
 
 def test_rules():
@@ -57,14 +58,18 @@ def test_rules():
     assert keep.tolist() == [True, False, True, False, True, False]
     keep, cuts = decide(s, KcfConfig(quantile=0.34, score="ratio"))  # one per class, by ratio
     assert keep.tolist() == [True, False, True, False, True, True] and cuts == {"a": 3.0, "b": 2.0}
-    keep, _ = decide(s, KcfConfig(quantile=0.34))  # default: combined; without agreement, the ratio's ranks
-    assert keep.tolist() == [True, False, True, False, True, True] and KcfConfig(quantile=0.34).rule()["score"] == "combined"
+    keep, _ = decide(s, KcfConfig(quantile=0.34))  # default: contrast; without agreement, combined: the ratio's ranks
+    assert keep.tolist() == [True, False, True, False, True, True] and KcfConfig(quantile=0.34).rule()["score"] == "contrast"
     s = _fake_scores([10, 100, 50, 170, 5, 61], [0.1, 3.0, 0.5, 2.0, 0.0, 1.0], ["a", "a", "a", "b", "b", "b"],
                      agreement=[1.0, 2.0, 0.0, np.nan, np.nan, np.nan])
     keep, _ = decide(s, KcfConfig(quantile=0.34, score="agreement"))  # lowest agreement
     assert keep[:3].tolist() == [True, True, False]
-    keep, _ = decide(s, KcfConfig(quantile=0.34))  # a: ranks (ratio, -agreement) avg 1/2, 2/3, 5/6; b: ratio only
+    keep, _ = decide(s, KcfConfig(quantile=0.34, score="combined"))  # a: ranks (ratio, -agreement) avg 1/2, 2/3, 5/6; b: ratio only
     assert keep.tolist() == [True, True, False, False, True, True]
+    s = _fake_scores([10, 100, 50, 170, 5, 61], [0.1, 3.0, 0.5, 2.0, 0.0, 1.0], ["a", "a", "a", "b", "b", "b"],
+                     agreement=[1.0, 1.2, 1.5, 1.5, 1.5, 1.4], alternative=[0.2, 1.4, 0.2, 0.1, 1.8, 0.2])
+    keep, _ = decide(s, KcfConfig(quantile=0.34))  # contrast 0.5 alt - agree: a -0.9, -0.5, -1.4; b -1.45, -0.6, -1.3
+    assert keep.tolist() == [True, False, True, True, False, True]
     keep, _ = decide(s, KcfConfig(quantile=0.34, score="error"))
     assert keep.tolist() == [True, False, True, False, True, True]
     for bad in (dict(threshold_deg=30, quantile=0.1), dict(quantile=1.5), dict(threshold_deg=0), dict(score="loss"), dict(score="combined"), dict(quantile=0.1, score="x")):
@@ -148,18 +153,18 @@ def test_kcf_flags_corrupted_samples(corrupted_dataset):
     auc = np.mean(ratio[bad][:, None] > ratio[~bad][None, :])
     agreement = scores["agreement"].to_numpy()
     auc_agreement = np.mean(agreement[bad][:, None] < agreement[~bad][None, :])
-    dropped = ~scores["keep"].to_numpy()  # default: top 10% per class by the combined score
+    dropped = ~scores["keep"].to_numpy()  # default: top 10% per class by the contrast score
     precision = (dropped & bad).sum() / dropped.sum()
     by_ratio = scores.groupby("synset")["ratio"].rank(ascending=False, method="first").to_numpy() <= 8
     # 10% are corrupted: a blind filter would have AUC 0.5 and precision 0.1
     assert auc > 0.7, auc
     assert auc_agreement > 0.8, auc_agreement
     assert precision >= max(0.5, (by_ratio & bad).sum() / by_ratio.sum()), precision
-    assert set(scores.columns) >= {"id", "fold", "loss", "error_deg", "ratio", "agreement", "keep"}
+    assert set(scores.columns) >= {"id", "fold", "loss", "error_deg", "ratio", "agreement", "alternative", "keep"}
     assert sorted(scores["fold"].unique()) == [0, 1, 2, 3, 4]
 
     assert report["kept"] == 216 and report["dropped"] == 24 and report["folds"] == 5
-    assert report["rule"] == {"type": "quantile", "quantile": 0.1, "score": "combined"}
+    assert report["rule"] == {"type": "quantile", "quantile": 0.1, "score": "contrast"}
     assert set(report["per_class"]) == set(scores["synset"]) and all(c["dropped"] == 8 for c in report["per_class"].values())
     assert report["compute_seconds"]["features"] > 0 and (data / "kcf" / "report.png").stat().st_size > 10_000
     assert json.loads((data / "kcf" / "report.json").read_text())["dropped_ids"] == scores["id"][dropped].tolist()

@@ -67,3 +67,47 @@ def dataset_agreement(root: Path, split: str = "train", ids: np.ndarray | None =
         if kind == "canny":
             out[i] = control_agreement(decode_png(image), decode_png(control), bbox)
     return out
+
+
+def alternative_agreement(root: Path, split: str, ids: np.ndarray, pred_angles: np.ndarray, cad_library: str | None = None) -> np.ndarray:
+    """Agreement of each image with the control of the most likely *wrong* pose.
+
+    Two competing hypotheses per sample, each rendered from the record's CAD model exactly
+    as its control was: the held-out estimator's prediction, and the label turned by pi in
+    azimuth (diffusion's classic failure: the object drawn from behind). An image that
+    follows its label agrees with neither better than with its own control; one that
+    ignored it often matches one of them. Max of the two, NaN where the control is not Canny.
+    """
+    import json
+
+    from ..cad.library import CadLibrary
+    from ..control.visual_prompt import ControlConfig
+    from ..pipeline.run import SceneCache, render_view
+    from ..pose.viewpoint import Viewpoint
+    from ..store.schema import decode_png
+    from ..store.shards import read_table
+
+    columns = ["id", "image", "control_type", "cad_id", "azimuth", "elevation", "theta", "distance", "K", "width", "height", "render"]
+    table = read_table(Path(root), columns=columns, split=split)
+    if table["id"].to_pylist() != list(ids):
+        raise ValueError("dataset rows do not match the scored samples")
+    out = np.full(table.num_rows, np.nan)
+    scenes = None
+    try:
+        for i, row in enumerate(table.to_pylist()):
+            if row["control_type"] != "canny":
+                continue
+            if scenes is None:
+                scenes = SceneCache(CadLibrary(cad_library), row["width"], row["height"])
+            control = ControlConfig.model_validate(json.loads(row["render"])["control"])
+            image = decode_png(row["image"])
+            a, e, t = pred_angles[i]
+            best = -np.inf
+            for vp in (Viewpoint(a, e, t, row["distance"]), Viewpoint(row["azimuth"] + np.pi, row["elevation"], row["theta"], row["distance"])):
+                view = render_view(scenes, row["cad_id"], vp.rotation(), vp.translation(), np.asarray(row["K"]), control)
+                best = max(best, control_agreement(image, view.controls["canny"], view.annotations["bbox"]))
+            out[i] = best
+    finally:
+        if scenes is not None:
+            scenes.close()
+    return out

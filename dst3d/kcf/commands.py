@@ -16,7 +16,7 @@ def register(app: typer.Typer) -> None:
         by_cad: bool = typer.Option(False, "--by-cad", help="folds by CAD instance (held-out images are of unseen instances)"),
         threshold_deg: Optional[float] = typer.Option(None, help="drop samples whose held-out rotation error exceeds this [default rule: 60]"),
         quantile: Optional[float] = typer.Option(None, help="instead: drop this fraction of every class, highest --score first"),
-        score: Optional[str] = typer.Option(None, help="what --quantile ranks: combined (default: ratio + control disagreement), ratio, agreement, error or loss"),
+        score: Optional[str] = typer.Option(None, help="what --quantile ranks: contrast (default: own vs competing poses' control agreement), combined, ratio, agreement, error or loss"),
         backbone: str = typer.Option("mobilenet_v2", help="frozen feature extractor: mobilenet_v2, resnet18, resnet50"),
         weights: str = typer.Option("imagenet", help="imagenet, none, or a .safetensors/.pth file"),
         feature_layer: Optional[int] = typer.Option(14, help="use the backbone's first N blocks (0 = all); 14 = MobileNetV2 mid-level"),

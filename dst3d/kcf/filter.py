@@ -14,9 +14,13 @@ held-out fold. Ours keeps the protocol and changes the cost:
    label, modulo the CAD model's symmetry;
 4. every sample also gets its control agreement (``agreement.py``): how well the image's
    edges follow the Canny control it was generated from, no model involved;
-5. a rule keeps or drops each sample: ``threshold_deg`` (drop error > T) or ``quantile``
-   (drop the highest-scoring q of each class; by default the ``combined`` score, a per-class
-   rank average of the likelihood ratio and the control disagreement).
+5. and its agreement with the control of the likeliest *wrong* pose (the estimator's
+   prediction, or the label turned by pi in azimuth), rendered like its own control;
+6. a rule keeps or drops each sample: ``threshold_deg`` (drop error > T) or ``quantile``
+   (drop the highest-scoring q of each class; by default the ``contrast`` score,
+   ``0.5 * alternative - agreement``: the image follows a competing pose's control better,
+   or its own worse; ``combined`` is a per-class rank average of the likelihood ratio and
+   the control disagreement).
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from ..posenet.data import Records, centre_crops, context_crops, load_records, m
 from ..posenet.metrics import rotation_errors
 from ..posenet.model import ModelConfig, PoseHead, PoseNet, build_backbone, decode_outputs, pose_loss, rotations_from_angles
 from ..posenet.train import Progress, class_index, extract_features, fit_head, mirror_flags, predict_head
-from .agreement import dataset_agreement
+from .agreement import alternative_agreement, dataset_agreement
 from .folds import assign_folds
 
 
@@ -44,7 +48,7 @@ class KcfConfig:
     by_cad: bool = False
     threshold_deg: float | None = None
     quantile: float | None = None
-    score: str | None = None  # what the rule ranks (SCORES); default error (threshold) / combined (quantile)
+    score: str | None = None  # what the rule ranks (SCORES); default error (threshold) / contrast (quantile)
     backbone: str = "mobilenet_v2"
     weights: str = "imagenet"
     size: int = 128
@@ -65,7 +69,7 @@ class KcfConfig:
     seed: int = 0
 
     DEFAULT_THRESHOLD = 60.0
-    SCORES = ("error", "loss", "ratio", "agreement", "combined")
+    SCORES = ("error", "loss", "ratio", "agreement", "combined", "contrast")
 
     def validate(self) -> "KcfConfig":
         if self.threshold_deg is not None and self.quantile is not None:
@@ -85,7 +89,7 @@ class KcfConfig:
 
     def rule(self) -> dict:
         if self.quantile is not None:
-            return {"type": "quantile", "quantile": self.quantile, "score": self.score or "combined"}
+            return {"type": "quantile", "quantile": self.quantile, "score": self.score or "contrast"}
         return {"type": "threshold", "threshold_deg": self.threshold_deg if self.threshold_deg is not None else self.DEFAULT_THRESHOLD, "score": "error"}
 
     def as_dict(self) -> dict:
@@ -102,10 +106,13 @@ class KcfScores:
     pred_angles: np.ndarray
     seconds: dict
     agreement: np.ndarray | None = None  # control agreement (higher = image follows its control); NaN: no Canny control
+    alternative: np.ndarray | None = None  # agreement with the control of the likeliest wrong pose (alternative_agreement)
 
     def __post_init__(self) -> None:
         if self.agreement is None:
             self.agreement = np.full(len(self.ratio), np.nan)
+        if self.alternative is None:
+            self.alternative = np.full(len(self.ratio), np.nan)
 
     def values(self, score: str) -> np.ndarray:
         """The per-sample score a rule ranks; higher = more likely a label error."""
@@ -113,7 +120,17 @@ class KcfScores:
             return -self.agreement
         if score == "combined":
             return combined_score(self.ratio, self.agreement, self.records.synsets)
+        if score == "contrast":
+            contrast = ALTERNATIVE_WEIGHT * self.alternative - self.agreement
+            if np.isfinite(contrast).all():
+                return contrast
+            return combined_score(self.ratio, self.agreement, self.records.synsets)  # no Canny controls
         return {"error": self.error_deg, "loss": self.loss, "ratio": self.ratio}[score]
+
+
+# Weight of the competing pose's agreement in the contrast score. Chosen on the injection
+# experiment (0.5-0.75 all meet its target; 0.25 and 1.0 do not): see experiments/RESULTS.md.
+ALTERNATIVE_WEIGHT = 0.5
 
 
 def combined_score(ratio: np.ndarray, agreement: np.ndarray, synsets: np.ndarray) -> np.ndarray:
@@ -134,7 +151,7 @@ def combined_score(ratio: np.ndarray, agreement: np.ndarray, synsets: np.ndarray
     return out
 
 
-def score_dataset(records: Records, cfg: KcfConfig, progress: bool = True) -> KcfScores:
+def score_dataset(records: Records, cfg: KcfConfig, progress: bool = True, cad_library: str | None = None) -> KcfScores:
     """Held-out loss and rotation error of every sample, by K-fold cross-validation."""
     cfg.validate()
     torch.manual_seed(cfg.seed)
@@ -198,8 +215,11 @@ def score_dataset(records: Records, cfg: KcfConfig, progress: bool = True) -> Kc
             pred[held] = decoded["angles"]
             error[held] = np.rad2deg(rotation_errors(decoded["R"], records.R[held], [records.symmetries[i] for i in held]))
         seconds["folds"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    alternative = alternative_agreement(records.root, records.split, records.ids, pred, cad_library)
+    seconds["alternative_renders"] = time.perf_counter() - t0
     seconds["total"] = sum(seconds.values())
-    return KcfScores(records, folds, loss, error, ratio, pred, seconds, agreement)
+    return KcfScores(records, folds, loss, error, ratio, pred, seconds, agreement, alternative)
 
 
 def log_ratio(outputs: dict, targets: np.ndarray, bins: PoseBins) -> np.ndarray:
@@ -291,6 +311,6 @@ def run_filter(data: Path, cfg: KcfConfig, progress: bool = True, cad_library: s
     cfg.validate()
     started = time.perf_counter()
     records = load_records(data, "train", cad_library)
-    scores = score_dataset(records, cfg, progress)
+    scores = score_dataset(records, cfg, progress, cad_library)
     keep, cuts = decide(scores, cfg)
     return write_outputs(Path(data), scores, keep, cuts, cfg, time.perf_counter() - started, cad_library, render_examples)

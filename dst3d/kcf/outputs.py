@@ -51,6 +51,7 @@ def write_outputs(root: Path, scores, keep: np.ndarray, cuts: dict, cfg, seconds
         "error_deg": scores.error_deg.astype(np.float32),
         "ratio": scores.ratio.astype(np.float32),
         "agreement": scores.agreement.astype(np.float32),
+        "alternative": scores.alternative.astype(np.float32),
         "keep": keep,
         "pred_azimuth": scores.pred_angles[:, 0],
         "pred_elevation": scores.pred_angles[:, 1],
@@ -214,7 +215,8 @@ def report_png(root: Path, scores, keep: np.ndarray, cuts: dict, rule: dict, cad
             ax.axvline(float(np.median(finite_cuts)), color="k", ls="--", label=f"median per-class cut (drop top {rule['quantile']:.0%} per class)")
     ax.set_xlabel({"error": "held-out rotation error vs label (deg)", "loss": "held-out loss", "ratio": "held-out log-likelihood ratio (best guess vs label)",
                    "agreement": "control disagreement (- agreement of image edges with the Canny control)",
-                   "combined": "per-class rank average of likelihood ratio and control disagreement"}[rule["score"]])
+                   "combined": "per-class rank average of likelihood ratio and control disagreement",
+                   "contrast": "contrast: 0.5 x agreement with a competing pose's control - agreement with own control"}[rule["score"]])
     ax.set_ylabel("samples")
     ax.set_title(f"KCF: {len(keep)} samples, {int((~keep).sum())} dropped")
     ax.legend()

@@ -7,8 +7,8 @@
    the class's pose distribution (same seed: same colours/light/background), label
    unchanged; a corruption must be at least --min-deg from the label, modulo the CAD
    model's symmetry (closer is no label error by the Acc@pi/6 criterion);
-3. `dst3d filter` (run_filter) with the default settings (quantile rule on the combined
-   score: per-class rank average of likelihood ratio and control disagreement), then
+3. `dst3d filter` (run_filter) with the default settings (quantile rule on the contrast
+   score: agreement with a competing pose's control vs with the label's own), then
    several rules;
 4. precision / recall of the dropped set, AUC of each score, the best recall reachable
    at precision >= 0.8, recall by corruption kind and distance, and compute seconds,
@@ -129,20 +129,22 @@ def main() -> None:
     scores = pq.read_table(data / "kcf" / "scores.parquet").to_pandas()
     corrupted = {c["id"]: c for c in truth["corrupted"]}
     bad = scores["id"].isin(corrupted).to_numpy()
-    error, ratio, loss, agreement = (scores[c].to_numpy(np.float64) for c in ("error_deg", "ratio", "loss", "agreement"))
+    error, ratio, loss, agreement, alternative = (scores[c].to_numpy(np.float64) for c in ("error_deg", "ratio", "loss", "agreement", "alternative"))
     records = load_records(data, images=False)
     assert (records.ids == scores["id"].to_numpy()).all()
-    s = KcfScores(records, scores["fold"].to_numpy(), loss, error, ratio, np.zeros((len(scores), 3)), {}, agreement)
+    s = KcfScores(records, scores["fold"].to_numpy(), loss, error, ratio, np.zeros((len(scores), 3)), {}, agreement, alternative)
     combined = s.values("combined")
+    contrast = s.values("contrast")
     rules = {}
     for name, rule in {
-        f"quantile {args.fraction} of combined (default)": KcfConfig(quantile=args.fraction),
+        f"quantile {args.fraction} of contrast (default)": KcfConfig(quantile=args.fraction),
+        f"quantile {args.fraction} of combined": KcfConfig(quantile=args.fraction, score="combined"),
         f"quantile {args.fraction} of agreement": KcfConfig(quantile=args.fraction, score="agreement"),
         f"quantile {args.fraction} of ratio": KcfConfig(quantile=args.fraction, score="ratio"),
         f"quantile {args.fraction} of error": KcfConfig(quantile=args.fraction, score="error"),
         f"quantile {args.fraction} of loss": KcfConfig(quantile=args.fraction, score="loss"),
         f"quantile {2 * args.fraction:.2f} of ratio": KcfConfig(quantile=2 * args.fraction, score="ratio"),
-        f"quantile {2 * args.fraction:.2f} of combined": KcfConfig(quantile=2 * args.fraction),
+        f"quantile {2 * args.fraction:.2f} of contrast": KcfConfig(quantile=2 * args.fraction),
         "threshold 60 deg": KcfConfig(threshold_deg=60.0),
         "threshold 90 deg": KcfConfig(threshold_deg=90.0),
     }.items():
@@ -171,9 +173,9 @@ def main() -> None:
                     "corrupted": int(bad.sum()), "kinds": {m: int((modes == m).sum()) for m in ("flip", "random")}, "min_deg": args.min_deg},
         "kcf_config": cfg.as_dict(),
         "held_out_clean": {"acc_pi_6": float(np.mean(error[~bad] < 30)), "median_error_deg": float(np.median(error[~bad]))},
-        "auc": {"ratio": auc(ratio, bad), "error": auc(error, bad), "loss": auc(loss, bad), "agreement": auc(-agreement, bad), "combined": auc(combined, bad)},
+        "auc": {"ratio": auc(ratio, bad), "error": auc(error, bad), "loss": auc(loss, bad), "agreement": auc(-agreement, bad), "combined": auc(combined, bad), "contrast": auc(contrast, bad)},
         "best_recall_at_precision_0.8": {k: best_recall_at(v, bad) for k, v in (("ratio", ratio), ("error", error), ("loss", loss),
-                                                                                 ("agreement", -agreement), ("combined", combined))},
+                                                                                 ("agreement", -agreement), ("combined", combined), ("contrast", contrast))},
         "rules": rules,
         "default_rule_recall_by_kind": by_kind,
         "default_rule_recall_by_distance_deg": by_distance,
@@ -185,7 +187,7 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
     shutil.copy(data / "kcf" / "report.png", args.out / "kcf_report.png")
-    plot(args.out / "results.png", ratio, error, bad, modes, results, {"agreement": -agreement, "combined": combined})
+    plot(args.out / "results.png", ratio, error, bad, modes, results, {"agreement": -agreement, "combined": combined, "contrast": contrast})
     print(json.dumps({k: results[k] for k in ("dataset", "held_out_clean", "auc", "best_recall_at_precision_0.8", "rules", "seconds")}, indent=1))
     if estimate:
         print(f"3D-DST-style KCF estimate on this machine: {estimate['estimated_seconds'] / 3600:.1f} h vs ours {seconds['kcf_wall']:.0f} s")
