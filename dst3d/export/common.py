@@ -94,7 +94,6 @@ def write_json(path: Path, data, compact: bool = False) -> None:
 
 
 def job_info(root: Path) -> dict:
-    try:
-        return json.loads((Path(root) / "dst3d_job.json").read_text())
-    except (OSError, ValueError):
-        return {}
+    from ..store.shards import read_job_file
+
+    return read_job_file(root)

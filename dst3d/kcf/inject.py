@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 
 from ..errors import UserError
 from ..posenet.metrics import SymmetrySpec, rotation_error
-from ..store.shards import DATA_DIR, shard_files
+from ..store.shards import DATA_DIR, read_job_file, shard_files
 
 TRUTH_FILE = "kcf_injection.json"
 
@@ -51,7 +51,7 @@ def inject_errors(src: Path, dst: Path, fraction: float = 0.1, seed: int = 0, mo
     rng = np.random.default_rng(seed)
     library = CadLibrary(cad_library)
     symmetry = {m.id: SymmetrySpec.of(m.symmetry) for c in library.manifest.classes.values() for m in c.models}
-    job = json.loads((src / "dst3d_job.json").read_text())["job"] if (src / "dst3d_job.json").exists() else None
+    job = read_job_file(src).get("job")
     plan = Plan(JobConfig.model_validate({**job, "cad_library": cad_library}) if job else JobConfig(classes=sorted({r["synset"] for r in meta}), cad_library=cad_library), library)
 
     chosen: dict[int, dict] = {}

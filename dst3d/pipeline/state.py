@@ -15,10 +15,9 @@ from pathlib import Path
 
 from .. import __version__
 from ..errors import UserError
-from ..store.shards import DATA_DIR, shard_name
+from ..store.shards import DATA_DIR, JOB_FILE, shard_name
 from .job import JobConfig
 
-JOB_FILE = "dst3d_job.json"
 LOCK_FILE = ".dst3d.lock"
 STATS_FILE = "dst3d_stats.json"
 

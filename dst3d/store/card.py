@@ -19,9 +19,8 @@ import numpy as np
 import pyarrow.parquet as pq
 import yaml
 
-from .shards import DATA_DIR, read_table, sample_rows
+from .shards import DATA_DIR, read_job_file, read_table, sample_rows
 
-JOB_FILE = "dst3d_job.json"
 KCF_DIR = "kcf"
 KCF_REPORT = "kcf/report.json"
 KCF_PNG = "kcf/report.png"
@@ -152,7 +151,7 @@ def collect(root: Path) -> dict:
     table = read_table(root, columns=_STAT_COLUMNS)
     col = {name: table[name].to_pylist() for name in _STAT_COLUMNS if name != "keypoints"}
     n = table.num_rows
-    job_file = _load_json(root / JOB_FILE) or {}
+    job_file = read_job_file(root)
     job = job_file.get("job", {})
     cad = _cad_models(job)
 

@@ -7,6 +7,7 @@ spreading it over machines needs nothing more.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -17,6 +18,15 @@ import pyarrow.parquet as pq
 from .schema import FEATURES
 
 DATA_DIR = "data"
+JOB_FILE = "dst3d_job.json"  # the job that made the folder (written by the pipeline)
+
+
+def read_job_file(root: Path) -> dict:
+    """The run folder's job record ({"job", "samples", "fingerprint", ...}); {} if absent."""
+    try:
+        return json.loads((Path(root) / JOB_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
 
 
 def shard_name(shard: int, n_shards: int, split: str = "train") -> str:
