@@ -124,6 +124,7 @@ class Generator:
         self.job = job
         self.plan = plan or Plan(job)
         self._backend = backend
+        self._generation: str | None = None
         self.scenes = SceneCache(self.plan.library, job.width, job.height)
         self.timings = Timings()
 
@@ -158,8 +159,9 @@ class Generator:
         requests = [AppearanceRequest(v.controls, v.render, s.prompt, s.negative_prompt, s.seed) for s, v in zip(specs, views)]
         images = backend.generate(requests)
         t0 = self.timings.add(f"appearance ({backend.name})", t0)
-        generation = json.dumps(backend.settings(), sort_keys=True)
-        rows = [self._row(s, v, img, generation) for s, v, img in zip(specs, views, images)]
+        if self._generation is None:  # fixed for the run: serialize once
+            self._generation = json.dumps(backend.settings(), sort_keys=True)
+        rows = [self._row(s, v, img, self._generation) for s, v, img in zip(specs, views, images)]
         self.timings.add("encode", t0)
         return rows
 
