@@ -16,7 +16,6 @@ import time
 
 os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
 
-import numpy as np  # noqa: E402
 import trimesh  # noqa: E402
 
 from dst3d.cad.library import CadLibrary  # noqa: E402

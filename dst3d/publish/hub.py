@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import UserError
-from ..store.card import ASSETS_DIR, JOB_FILE, KCF_DIR, split_files, write_card
-from ..store.shards import DATA_DIR, shard_files
+from ..store.card import ASSETS_DIR, KCF_DIR, split_files, write_card
+from ..store.shards import DATA_DIR, JOB_FILE, shard_files
 
 MANAGED_DIRS = (f"{DATA_DIR}/", f"{ASSETS_DIR}/", f"{KCF_DIR}/")  # remote files here that are not ours are deleted
 REPO_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}")
