@@ -21,10 +21,10 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 
-# 2. Python environment (reinstalled only when pyproject.toml or this script changes).
+# 2. Python environment (reinstalled only when pyproject.toml, setup.py or this script changes).
 python3 -m venv .venv
 stamp=".venv/.dst3d-installed"
-want="$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)"
+want="$(cat pyproject.toml setup.py scripts/setup.sh | sha256sum | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "installing dst3d and its dependencies into .venv (first time: a few minutes, torch is large)"
   .venv/bin/python -m pip install -q --upgrade pip

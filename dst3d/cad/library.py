@@ -17,8 +17,9 @@ import trimesh
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import UserError
+from ..shipped import shipped
 
-DEFAULT_LIBRARY = Path(__file__).resolve().parents[2] / "cad_aligned"
+DEFAULT_LIBRARY = shipped("cad_aligned")
 MANIFEST = "manifest.json"
 
 

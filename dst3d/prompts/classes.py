@@ -15,8 +15,9 @@ from functools import lru_cache
 from pathlib import Path
 
 from ..errors import UserError
+from ..shipped import shipped
 
-PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts"
+PROMPTS_DIR = shipped("prompts")
 CLASSES_FILE = "imagenet_classes.json"
 
 
