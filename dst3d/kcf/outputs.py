@@ -185,9 +185,10 @@ def report_png(root: Path, scores, keep: np.ndarray, cuts: dict, rule: dict, cad
 
     from ..posenet.data import crop, decode_rgb
     from ..store.shards import read_table
+    from .filter import rule_values
 
     rec = scores.records
-    value = scores.values(rule["score"])
+    value = rule_values(scores, rule)
     order = np.flatnonzero(~keep)
     order = order[np.argsort(-value[order])][:n_examples]
     rows = []
