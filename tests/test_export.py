@@ -13,7 +13,11 @@ from dst3d.store.shards import read_table
 
 
 def _records(root: Path) -> dict[str, dict]:
-    return {r["id"]: r for r in read_table(root).to_pylist()}
+    return _records_split(root, "train")
+
+
+def _records_split(root: Path, split: str) -> dict[str, dict]:
+    return {r["id"]: r for r in read_table(root, split=split).to_pylist()}
 
 
 # --- readers: only the published format descriptions, nothing from dst3d.export ----------------
@@ -26,13 +30,39 @@ def read_bop(folder: Path, split: str = "train") -> list[dict]:
         infos = json.loads((scene / "scene_gt_info.json").read_text())
         for im_id, cam in cams.items():
             for gt, info in zip(gts[im_id], infos[im_id]):
+                gt_id = len([o for o in out if o["scene"] == scene.name and o["im_id"] == int(im_id)])
                 out.append({
                     "scene": scene.name, "im_id": int(im_id), "rgb": scene / "rgb" / f"{int(im_id):06d}.png",
+                    "depth": scene / "depth" / f"{int(im_id):06d}.png",
+                    "mask": scene / "mask" / f"{int(im_id):06d}_{gt_id:06d}.png",
+                    "mask_visib": scene / "mask_visib" / f"{int(im_id):06d}_{gt_id:06d}.png",
                     "K": np.array(cam["cam_K"]).reshape(3, 3), "depth_scale": cam["depth_scale"],
                     "R": np.array(gt["cam_R_m2c"]).reshape(3, 3), "t_mm": np.array(gt["cam_t_m2c"]), "obj_id": gt["obj_id"],
-                    "bbox_obj": info["bbox_obj"], "bbox_visib": info["bbox_visib"], "visib_fract": info["visib_fract"],
+                    **info,  # bbox_obj, bbox_visib, visib_fract, px_count_* (when exported)
                 })
     return out
+
+
+def read_png(path: Path) -> np.ndarray:
+    """A BOP depth (uint16) or mask (uint8) image, exactly as stored."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        return np.array(image)
+
+
+def calc_2d_bbox(mask: np.ndarray) -> list[int]:
+    """bop_toolkit's box of a mask: [x_min, y_min, x_max - x_min, y_max - y_min] over pixel indices."""
+    ys, xs = np.nonzero(mask)
+    if xs.size == 0:
+        return [-1, -1, -1, -1]
+    return [int(xs.min()), int(ys.min()), int(xs.max() - xs.min()), int(ys.max() - ys.min())]
+
+
+def near_record_box(box: list[int], rec_bbox: list[float], tol: float = 1.0) -> bool:
+    """A BOP box within ``tol`` px of the record's pixel-edge box as [x, y, w, h]."""
+    x0, y0, x1, y1 = rec_bbox
+    return bool(np.abs(np.array(box) - [x0, y0, x1 - x0, y1 - y0]).max() <= tol)
 
 
 def read_ply_vertices(path: Path) -> np.ndarray:
@@ -73,8 +103,8 @@ def test_bop_round_trip(small_dataset, bop):
         np.testing.assert_allclose(obj["t_mm"] / mm_per_unit, rec["t"], rtol=1e-6, atol=1e-9)
         np.testing.assert_array_equal(obj["K"], np.array(rec["K"]))
         x0, y0, x1, y1 = rec["bbox"]
-        assert obj["bbox_visib"] == [x0, y0, x1 - x0, y1 - y0]
-        assert obj["visib_fract"] == pytest.approx(rec["visible_fraction"])
+        assert obj["bbox_visib"] == [x0, y0, x1 - x0 - 1, y1 - y0 - 1]  # bop_toolkit: last pixel index - first
+        assert obj["visib_fract"] == pytest.approx(rec["visible_fraction"], abs=0.01)
         assert obj["depth_scale"] > 0
         assert obj["rgb"].read_bytes() == rec["image"]["bytes"]
         # the mm model under the mm pose lands where the object is in the image
@@ -91,6 +121,171 @@ def test_bop_round_trip(small_dataset, bop):
         assert mapping["objects"][obj_id]["mm_per_unit"] == pytest.approx(max(entry["size_x"], entry["size_y"], entry["size_z"]), rel=1e-6)
     camera = json.loads((bop / "camera.json").read_text())
     assert camera["fx"] == objects[0]["K"][0, 0] and camera["width"] == records[next(iter(records))]["width"]
+
+
+def _library(root: Path):
+    from dst3d.cad.library import CadLibrary
+
+    return CadLibrary(json.loads((root / "dst3d_job.json").read_text())["job"].get("cad_library"))
+
+
+def _cad_mesh(root: Path, cad_id: str):
+    """The record's CAD model in dataset units (longest side 1), straight from the dataset's library."""
+    import trimesh
+
+    library = _library(root)
+    _, model = library.model(cad_id)
+    return trimesh.util.concatenate(library.load_parts(model))
+
+
+def test_bop_depth_and_masks(small_dataset, bop):
+    """Depth and masks re-rendered from the CAD model: consistent with each other, with the
+    record's box and visible fraction, and the depth lies on the model's surface."""
+    import trimesh
+
+    records = _records(small_dataset)
+    mapping = json.loads((bop / "dst3d_export.json").read_text())
+    info = json.loads((bop / "models" / "models_info.json").read_text())
+    rng = np.random.default_rng(0)
+    meshes = {}
+    scales = set()
+    for obj in read_bop(bop):
+        rec = records[mapping["images"][obj["scene"]][str(obj["im_id"])]["id"]]
+        depth, mask, visib = read_png(obj["depth"]), read_png(obj["mask"]), read_png(obj["mask_visib"])
+        assert depth.dtype == np.uint16 and mask.dtype == visib.dtype == np.uint8
+        assert depth.shape == mask.shape == (rec["height"], rec["width"])
+        assert set(np.unique(mask)) == {0, 255}
+        np.testing.assert_array_equal(mask > 0, depth > 0)
+        np.testing.assert_array_equal(mask, visib)  # one object, nothing occludes it
+        # gt_info from the masks, as bop_toolkit's calc_gt_info defines it
+        assert obj["px_count_visib"] == obj["px_count_valid"] == int((visib > 0).sum())
+        assert obj["px_count_all"] >= obj["px_count_visib"] > 0
+        assert obj["visib_fract"] == pytest.approx(obj["px_count_visib"] / obj["px_count_all"])
+        assert obj["visib_fract"] == pytest.approx(rec["visible_fraction"], abs=0.01)
+        assert obj["bbox_visib"] == calc_2d_bbox(visib)
+        assert near_record_box(obj["bbox_visib"], rec["bbox"])
+        if rec["visible_fraction"] >= 1.0:
+            assert obj["bbox_obj"] == obj["bbox_visib"] and obj["px_count_all"] == obj["px_count_visib"]
+        assert obj["depth_scale"] > 0
+        scales.add(obj["depth_scale"])
+        # back-project a sample of mask pixels (centres at +0.5, the dataset's pixel-edge
+        # convention) in dataset units with the record's K, R, t: points on the CAD surface
+        mm_per_unit = max(info[str(obj["obj_id"])][k] for k in ("size_x", "size_y", "size_z"))
+        rows, cols = np.nonzero(mask)
+        pick = rng.choice(len(rows), min(40, len(rows)), replace=False)
+        rows, cols = rows[pick], cols[pick]
+        z = depth[rows, cols] * obj["depth_scale"] / mm_per_unit
+        K, R, t = np.array(rec["K"]), np.array(rec["R"]), np.array(rec["t"])
+        cam = np.stack([(cols + 0.5 - K[0, 2]) * z / K[0, 0], (rows + 0.5 - K[1, 2]) * z / K[1, 1], z], axis=1)
+        points = (cam - t) @ R  # R^T (X - t), row-wise
+        mesh = meshes.setdefault(rec["cad_id"], _cad_mesh(small_dataset, rec["cad_id"]))
+        _, distance, _ = trimesh.proximity.closest_point_naive(mesh, points)
+        assert distance.max() < 1e-3, (rec["id"], distance.max())  # model size = 1 unit
+    camera = json.loads((bop / "camera.json").read_text())
+    assert camera.get("depth_scale") == (scales.pop() if len(scales) == 1 else None)
+
+
+@pytest.fixture(scope="module")
+def truncated(small_dataset, tmp_path_factory) -> Path:
+    """A `shifted` split: some records moved sideways so the object leaves the image (one
+    entirely), with bbox and visible_fraction from the generator's own render_view."""
+    import shutil
+
+    from dst3d.control.visual_prompt import ControlConfig
+    from dst3d.pipeline.run import SceneCache, render_view
+    from dst3d.store.shards import write_shard
+
+    data = tmp_path_factory.mktemp("truncated") / "data"
+    shutil.copytree(small_dataset, data)
+    rows = read_table(small_dataset).to_pylist()[::2]
+    scenes = SceneCache(_library(small_dataset), rows[0]["width"], rows[0]["height"])
+    shifts = [(0.9, 0.0), (-0.7, 0.4), (0.0, -1.0), (0.5, 0.5), (6.0, 0.0)]
+    try:
+        for i, row in enumerate(rows):
+            dx, dy = shifts[i % len(shifts)]
+            row["t"] = (np.array(row["t"]) + [dx, dy, 0.0]).tolist()
+            row["id"] = f"{row['id']}-shifted"
+            view = render_view(scenes, row["cad_id"], np.array(row["R"]), np.array(row["t"]), np.array(row["K"]), ControlConfig())
+            row.update(bbox=view.annotations["bbox"], visible_fraction=view.annotations["visible_fraction"])
+    finally:
+        scenes.close()
+    write_shard(data, 0, 1, rows, split="shifted")
+    return data
+
+
+def silhouette_pixels(mesh, R: np.ndarray, t: np.ndarray, K: np.ndarray, supersample: int = 8) -> int:
+    """Pixels of the whole projected silhouette (inside the image or not) whose centre the
+    model covers: triangles filled on a finer grid, read back at pixel centres. Independent of
+    both the GL renderer and the dataset's ``visible_fraction`` (whose raster also counts
+    pixels an edge merely touches)."""
+    import cv2
+
+    uv, z = project(mesh.vertices, R, t, K)
+    assert (z > 0).all()
+    tri = uv[mesh.faces]
+    lo = np.floor(tri.reshape(-1, 2).min(axis=0)) - 1
+    size = (np.ceil(tri.reshape(-1, 2).max(axis=0)) + 1 - lo).astype(int) * supersample
+    canvas = np.zeros((size[1], size[0]), np.uint8)
+    for triangle in np.round((tri - lo) * supersample * 16 - 8).astype(np.int32):  # 4 fractional bits
+        cv2.fillConvexPoly(canvas, triangle, 1, lineType=cv2.LINE_8, shift=4)
+    half = supersample // 2
+    return int(canvas[half::supersample, half::supersample].sum())
+
+
+def test_bop_truncated_objects(truncated, tmp_path):
+    """Objects cut by the image border: bbox_obj covers the whole projected model (outside the
+    image too), px_count_all counts the whole silhouette, bbox_visib only the visible part."""
+    from dst3d.export import export
+
+    out = export(truncated, "bop", tmp_path / "bop", split="shifted")
+    records = _records_split(truncated, "shifted")
+    mapping = json.loads((out / "dst3d_export.json").read_text())
+    seen_cut = seen_gone = 0
+    for obj in read_bop(out):
+        rec = records[mapping["images"][obj["scene"]][str(obj["im_id"])]["id"]]
+        mask = read_png(obj["mask"]) > 0
+        np.testing.assert_array_equal(mask, read_png(obj["depth"]) > 0)
+        assert obj["bbox_visib"] == calc_2d_bbox(mask)
+        assert obj["px_count_visib"] == int(mask.sum())
+        if rec["visible_fraction"] == 0.0:  # entirely outside: bop_toolkit's "invisible" values
+            seen_gone += 1
+            assert obj["bbox_visib"] == obj["bbox_obj"] == [-1, -1, -1, -1] and obj["visib_fract"] == 0.0
+            continue
+        assert near_record_box(obj["bbox_visib"], rec["bbox"])
+        if rec["visible_fraction"] == 1.0:
+            assert obj["visib_fract"] == 1.0 and obj["bbox_obj"] == obj["bbox_visib"]
+            continue
+        seen_cut += 1
+        mesh = _cad_mesh(truncated, rec["cad_id"])
+        R, t, K = np.array(rec["R"]), np.array(rec["t"]), np.array(rec["K"])
+        full = silhouette_pixels(mesh, R, t, K)
+        assert obj["px_count_all"] == pytest.approx(full, rel=0.04)
+        assert obj["visib_fract"] == pytest.approx(obj["px_count_visib"] / full, abs=0.02) and obj["visib_fract"] < 0.99
+        # the full box: the projected model's extent, reaching outside the image
+        uv, _ = project(mesh.vertices, R, t, K)
+        x, y, w, h = obj["bbox_obj"]
+        assert x < 0 or y < 0 or x + w >= rec["width"] or y + h >= rec["height"]
+        np.testing.assert_allclose([x, y, x + w + 1, y + h + 1], [*uv.min(axis=0), *uv.max(axis=0)], atol=1.5)
+        bx, by, bw, bh = obj["bbox_visib"]
+        assert x <= bx and y <= by and x + w >= bx + bw and y + h >= by + bh
+    assert seen_cut >= 3 and seen_gone >= 1
+
+
+def test_bop_no_depth(cli, small_dataset, bop, tmp_path):
+    """--no-depth: the same poses, boxes and visible fractions, without depth or mask images."""
+    proc = cli("export", str(small_dataset), "--format", "bop", "--out", str(tmp_path / "bop"), "--no-depth", "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    full = {(o["scene"], o["im_id"]): o for o in read_bop(bop)}
+    objects = read_bop(tmp_path / "bop")
+    assert len(objects) == len(full)
+    for obj in objects:
+        ref = full[(obj["scene"], obj["im_id"])]
+        assert not obj["depth"].exists() and not obj["mask"].exists() and not obj["mask_visib"].exists()
+        assert "px_count_all" not in obj
+        assert obj["bbox_visib"] == ref["bbox_visib"] and obj["bbox_obj"] == ref["bbox_obj"]
+        assert obj["visib_fract"] == pytest.approx(ref["visib_fract"], abs=0.01)
+        np.testing.assert_array_equal(obj["t_mm"], ref["t_mm"])
+    assert not list((tmp_path / "bop" / "train").glob("*/depth"))
 
 
 def test_bop_refuses_a_different_cad_model(small_dataset, tmp_path):

@@ -10,9 +10,11 @@ from ..errors import UserError
 FORMATS = ("bop", "coco")
 
 
-def export(root: Path, fmt: str, out: Path, cad_library: Path | None = None, split: str = "train") -> Path:
+def export(root: Path, fmt: str, out: Path, cad_library: Path | None = None, split: str = "train",
+           depth: bool = True, progress: bool = False) -> Path:
     """Write split ``split`` of the dataset in ``root`` to ``out`` in format ``fmt``; nothing is
-    written on error. The export's own split folder/file is always named ``train``."""
+    written on error. The export's own split folder/file is always named ``train``.
+    ``depth`` (BOP only): re-render depth and mask images; ``progress``: a bar on stderr."""
     fmt = (fmt or "").strip().lower()
     if fmt not in FORMATS:
         raise UserError(f"unknown export format '{fmt}'; choose one of: {', '.join(FORMATS)}")
@@ -21,10 +23,10 @@ def export(root: Path, fmt: str, out: Path, cad_library: Path | None = None, spl
     if fmt == "bop":
         from .bop import export_bop
 
-        return export_bop(root, out, cad_library, split)
+        return export_bop(root, out, cad_library, split, depth=depth, progress=progress)
     from .coco import export_coco
 
-    return export_coco(root, out, split)
+    return export_coco(root, out, split, progress=progress)
 
 
 __all__ = ["FORMATS", "export"]

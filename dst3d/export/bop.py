@@ -6,10 +6,21 @@ Layout (one scene per class, scene ids in synset order)::
     models/models_info.json         per obj_id: diameter, bounding box, symmetries (mm)
     models/obj_000001.ply ...       each CAD model, in mm
     train/000000/rgb/000000.png     the images
-    train/000000/scene_camera.json  cam_K, depth_scale
+    train/000000/depth/000000.png   uint16 depth along the optical axis; mm = value * depth_scale, 0 = no object
+    train/000000/mask/000000_000000.png        the object's silhouette inside the image (0/255)
+    train/000000/mask_visib/000000_000000.png  its visible part (the same: one object, no occluder)
+    train/000000/scene_camera.json  cam_K, depth_scale (per image)
     train/000000/scene_gt.json      cam_R_m2c (row-major), cam_t_m2c (mm), obj_id
-    train/000000/scene_gt_info.json bbox_obj, bbox_visib ([x, y, w, h]), visib_fract
+    train/000000/scene_gt_info.json px_count_all/valid/visib, visib_fract, bbox_obj, bbox_visib ([x, y, w, h])
     dst3d_export.json               obj_id -> CAD model, scene -> class, image -> record id
+
+Depth and masks are not stored in a dataset: they are re-rendered from the CAD model with
+the renderer that made the record (same pose, K and size, so the masks are the ones the
+record's ``bbox`` came from). ``scene_gt_info`` follows bop_toolkit's ``calc_gt_info``:
+boxes are ``[x_min, y_min, x_max - x_min, y_max - y_min]`` over mask pixel indices, and an
+object that leaves the image is also rendered on a 3x canvas (as bop_toolkit does) for
+``px_count_all`` and ``bbox_obj``. ``depth=False`` (``--no-depth``) skips the rendering:
+no depth/mask images, no ``px_count_*``, boxes and ``visib_fract`` from the record.
 
 Units: a dataset model has longest side 1 unit, which is ``size_m`` metres of the real
 object, so 1 unit = ``1000 * size_m`` mm. Both the translation and the exported model are
@@ -30,9 +41,10 @@ from ..cad.library import CadLibrary, CadModel
 from ..errors import UserError
 from ..pose.viewpoint import project
 from ..store.shards import read_table
-from .common import dataset_shards, iter_rows, job_info, staged_output, write_image, write_json
+from .common import dataset_shards, iter_rows, job_info, progress_bar, staged_output, write_image, write_json
 
 SPLIT = "train"
+DEPTH_MAX = 65535  # uint16
 _ROW_COLUMNS = ["id", "index", "image", "synset", "class_name", "cad_id", "R", "t", "K", "width", "height", "bbox", "visible_fraction"]
 
 
@@ -87,14 +99,151 @@ def _diameter(vertices: np.ndarray) -> float:
     return float(pdist(pts).max()) if len(pts) > 1 else 0.0
 
 
-def _box(x0: float, y0: float, x1: float, y1: float) -> list[int]:
+def _bop_box(x0: float, y0: float, x1: float, y1: float) -> list[int]:
+    """bop_toolkit's ``calc_2d_bbox`` of the pixels in the pixel-edge box [x0, x1) x [y0, y1):
+    ``[x_min, y_min, x_max - x_min, y_max - y_min]`` over pixel indices (one less than the
+    pixel count per side); ``[-1, -1, -1, -1]`` when the box holds no pixel."""
     if x1 <= x0 or y1 <= y0:
-        return [-1, -1, -1, -1]  # BOP's value for an invisible object
+        return [-1, -1, -1, -1]
     x0, y0, x1, y1 = (int(round(v)) for v in (x0, y0, x1, y1))
-    return [x0, y0, x1 - x0, y1 - y0]
+    return [x0, y0, x1 - 1 - x0, y1 - 1 - y0]
 
 
-def export_bop(root: Path, out: Path, cad_library: Path | None = None, split: str = "train") -> Path:
+def _mask_box(mask: np.ndarray, offset: tuple[int, int] = (0, 0)) -> list[int]:
+    """``calc_2d_bbox`` of a mask's pixels; ``offset`` is the image origin's position on a larger canvas."""
+    ys, xs = np.nonzero(mask)
+    if xs.size == 0:
+        return [-1, -1, -1, -1]
+    x0, y0 = int(xs.min()) - offset[0], int(ys.min()) - offset[1]
+    return [x0, y0, int(xs.max()) - offset[0] - x0, int(ys.max()) - offset[1] - y0]
+
+
+def depth_scale_for(max_mm: float) -> float:
+    """The finest of 0.1, 0.2, 0.5, 1, 2, 5, 10, ... mm per depth unit that keeps ``max_mm``
+    within uint16: a car at 15 m and a mug at 30 cm both keep >= 26k depth levels."""
+    exponent = -1
+    while True:
+        for mantissa in (1, 2, 5):
+            scale = float(f"{mantissa}e{exponent}")
+            if max_mm / scale <= DEPTH_MAX:
+                return scale
+        exponent += 1
+
+
+def encode_depth(depth_mm: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, float]:
+    """BOP depth image (uint16, mm / depth_scale) and its depth_scale; 0 exactly off the mask."""
+    scale = depth_scale_for(float(depth_mm[mask].max(initial=0.0)))
+    out = np.zeros(depth_mm.shape, np.uint16)
+    out[mask] = np.clip(np.rint(depth_mm[mask] / scale), 1, DEPTH_MAX)
+    return out, scale
+
+
+def _leaves_image(vertices: np.ndarray, R: np.ndarray, t: np.ndarray, K: np.ndarray, width: int, height: int) -> bool:
+    """Whether part of the silhouette may fall outside the image (the projected vertices'
+    hull covers the silhouette, so all vertices inside means all of it is inside)."""
+    uv, z = project(vertices, R, t, K)
+    if (z <= 0).any():
+        return True
+    return bool(uv[:, 0].min() < 0 or uv[:, 1].min() < 0 or uv[:, 0].max() > width or uv[:, 1].max() > height)
+
+
+class Rerenderer:
+    """Renders records again with the generator's renderer (``SceneCache``), one scene cache per
+    canvas size: the record's own size, and bop_toolkit's 3x canvas for truncated objects."""
+
+    def __init__(self, library: CadLibrary):
+        self.library = library
+        self._caches: dict[tuple[int, int], object] = {}
+
+    def _render(self, cad_id: str, R: np.ndarray, t: np.ndarray, K: np.ndarray, width: int, height: int):
+        from ..pipeline.run import SceneCache
+
+        if (width, height) not in self._caches:
+            self._caches[(width, height)] = SceneCache(self.library, width, height)
+        renderer, _ = self._caches[(width, height)].get(cad_id)
+        return renderer.render(R, t, K)
+
+    def view(self, cad_id: str, R: np.ndarray, t: np.ndarray, K: np.ndarray, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+        """Depth (float64, object units, 0 off the object) and mask of the record's own render:
+        the one its ``bbox`` and image were made from."""
+        view = self._render(cad_id, R, t, K, width, height)
+        return np.where(view.mask, view.depth.astype(np.float64), 0.0), view.mask
+
+    def outside(self, cad_id: str, R: np.ndarray, t: np.ndarray, K: np.ndarray, width: int, height: int) -> np.ndarray:
+        """The silhouette beyond the image, on a 3x canvas with the image at (width, height), as
+        bop_toolkit's calc_gt_info renders it (inside the image, ``view`` is authoritative)."""
+        shifted = np.array(K, dtype=np.float64)
+        shifted[0, 2] += width
+        shifted[1, 2] += height
+        mask = self._render(cad_id, R, t, shifted, 3 * width, 3 * height).mask.copy()
+        mask[height : 2 * height, width : 2 * width] = False
+        return mask
+
+    def close(self) -> None:
+        for cache in self._caches.values():
+            cache.close()
+        self._caches.clear()
+
+
+def gt_info(mask: np.ndarray, depth: np.ndarray) -> dict:
+    """A ``scene_gt_info`` entry as bop_toolkit's ``calc_gt_info`` computes it, for a silhouette
+    inside the image (``add_outside`` adds the rest). With one object and no sensor noise the
+    visible mask is the in-image silhouette."""
+    px = int(mask.sum())
+    box = _mask_box(mask)
+    return {"bbox_obj": box, "bbox_visib": box, "px_count_all": px, "px_count_valid": int((depth[mask] > 0).sum()),
+            "px_count_visib": px, "visib_fract": 1.0 if px else 0.0}
+
+
+def add_outside(entry: dict, outside: np.ndarray, offset: tuple[int, int]) -> None:
+    """Extend a ``gt_info`` entry by the silhouette's part beyond the image border."""
+    px_out = int(outside.sum())
+    if not px_out:
+        return
+    entry["px_count_all"] += px_out
+    entry["visib_fract"] = entry["px_count_visib"] / entry["px_count_all"]
+    if entry["px_count_visib"]:  # bop_toolkit keeps [-1, -1, -1, -1] for an invisible object
+        (ax, ay, aw, ah), (bx, by, bw, bh) = entry["bbox_visib"], _mask_box(outside, offset)
+        x0, y0 = min(ax, bx), min(ay, by)
+        entry["bbox_obj"] = [x0, y0, max(ax + aw, bx + bw) - x0, max(ay + ah, by + bh) - y0]
+
+
+def _record_gt_info(row: dict, vertices: np.ndarray, R: np.ndarray, t: np.ndarray, K: np.ndarray) -> dict:
+    """``scene_gt_info`` without rendering (``--no-depth``): the record's box and visible fraction,
+    and the projected model's box as ``bbox_obj`` when the object leaves the image."""
+    visib = _bop_box(*row["bbox"])
+    full = visib
+    if 0.0 < row["visible_fraction"] < 1.0:  # 0: bop_toolkit keeps [-1, -1, -1, -1]
+        uv, z = project(vertices, R, t, K)
+        uv = uv[z > 0]
+        full = _bop_box(np.floor(uv[:, 0].min()), np.floor(uv[:, 1].min()), np.ceil(uv[:, 0].max()), np.ceil(uv[:, 1].max())) if len(uv) else [-1, -1, -1, -1]
+    return {"bbox_obj": full, "bbox_visib": visib, "visib_fract": float(row["visible_fraction"])}
+
+
+def _write_png(path: Path, image: np.ndarray) -> None:
+    import cv2
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ok, buf = cv2.imencode(".png", image)
+    if not ok:
+        raise UserError(f"cannot encode {path.name} as PNG")
+    path.write_bytes(buf.tobytes())
+
+
+def write_depth_and_masks(folder: Path, im_id: int, depth_mm: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, float]:
+    """A scene's depth/, mask/ and mask_visib/ images of one single-object image (gt id 0:
+    with no occluder the visible mask is the silhouette); returns the depth image and its scale."""
+    depth_image, scale = encode_depth(depth_mm, mask)
+    _write_png(folder / "depth" / f"{im_id:06d}.png", depth_image)
+    silhouette = mask.astype(np.uint8) * 255
+    _write_png(folder / "mask" / f"{im_id:06d}_000000.png", silhouette)
+    _write_png(folder / "mask_visib" / f"{im_id:06d}_000000.png", silhouette)
+    return depth_image, scale
+
+
+def export_bop(root: Path, out: Path, cad_library: Path | None = None, split: str = "train", depth: bool = True, progress: bool = False) -> Path:
+    """Write ``split`` of the dataset in ``root`` as a BOP dataset in ``out``; ``depth=False``
+    skips re-rendering depth and masks (the only costly step)."""
     root, out = Path(root), Path(out)
     dataset_shards(root, split)
     meta = read_table(root, columns=["synset", "class_name", "cad_id", "render"], split=split)
@@ -119,7 +268,8 @@ def export_bop(root: Path, out: Path, cad_library: Path | None = None, split: st
     names = dict(zip(meta["synset"].to_pylist(), meta["class_name"].to_pylist()))
     scene_ids = {synset: i for i, synset in enumerate(sorted(names))}
 
-    with staged_output(out) as tmp:
+    rerenderer = Rerenderer(library) if depth else None
+    with staged_output(out) as tmp, progress_bar(meta.num_rows, progress, "exporting BOP") as bar:
         info, mm_per_unit, vertices_units = {}, {}, {}
         objects = {}
         for cad_id, obj_id in obj_ids.items():
@@ -143,27 +293,41 @@ def export_bop(root: Path, out: Path, cad_library: Path | None = None, split: st
 
         cams, gts, gt_infos = defaultdict(dict), defaultdict(dict), defaultdict(dict)
         records = defaultdict(dict)
-        cameras = set()
-        for row in iter_rows(root, _ROW_COLUMNS, split):
-            scene = scene_ids[row["synset"]]
-            im_id = len(cams[scene])
-            rgb = tmp / SPLIT / f"{scene:06d}" / "rgb"
-            rgb.mkdir(parents=True, exist_ok=True)
-            write_image(row["image"], rgb / f"{im_id:06d}.png")
-            R, t, K = np.asarray(row["R"]), np.asarray(row["t"]), np.asarray(row["K"])
-            scale = mm_per_unit[row["cad_id"]]
-            cams[scene][str(im_id)] = {"cam_K": K.reshape(-1).tolist(), "depth_scale": 1.0}
-            gts[scene][str(im_id)] = [{"cam_R_m2c": R.reshape(-1).tolist(), "cam_t_m2c": (t * scale).tolist(), "obj_id": obj_ids[row["cad_id"]]}]
-            visib = _box(*row["bbox"])
-            if row["visible_fraction"] >= 1.0:
-                full = visib  # nothing cut off by the border: the silhouette box is the visible one
-            else:
-                uv, z = project(vertices_units[row["cad_id"]], R, t, K)
-                uv = uv[z > 0]
-                full = _box(np.floor(uv[:, 0].min()), np.floor(uv[:, 1].min()), np.ceil(uv[:, 0].max()), np.ceil(uv[:, 1].max())) if len(uv) else [-1, -1, -1, -1]
-            gt_infos[scene][str(im_id)] = [{"bbox_obj": full, "bbox_visib": visib, "visib_fract": float(row["visible_fraction"])}]
-            records[f"{scene:06d}"][str(im_id)] = {"id": row["id"], "index": row["index"], "cad_id": row["cad_id"]}
-            cameras.add((tuple(K.reshape(-1).tolist()), row["width"], row["height"]))
+        cameras, depth_scales = set(), set()
+        truncated = []  # (gt_info entry, cad_id, R, t, K, width, height) of objects that leave the image
+        try:
+            for row in iter_rows(root, _ROW_COLUMNS, split):
+                scene = scene_ids[row["synset"]]
+                im_id = len(cams[scene])
+                folder = tmp / SPLIT / f"{scene:06d}"
+                (folder / "rgb").mkdir(parents=True, exist_ok=True)
+                write_image(row["image"], folder / "rgb" / f"{im_id:06d}.png")
+                R, t, K = np.asarray(row["R"], float), np.asarray(row["t"], float), np.asarray(row["K"], float)
+                cad_id = row["cad_id"]
+                if rerenderer is None:
+                    scale, entry = 1.0, _record_gt_info(row, vertices_units[cad_id], R, t, K)
+                else:
+                    depth_units, mask = rerenderer.view(cad_id, R, t, K, row["width"], row["height"])
+                    depth_image, scale = write_depth_and_masks(folder, im_id, depth_units * mm_per_unit[cad_id], mask)
+                    entry = gt_info(mask, depth_image)
+                    if _leaves_image(vertices_units[cad_id], R, t, K, row["width"], row["height"]):
+                        truncated.append((entry, cad_id, R, t, K, row["width"], row["height"]))
+                        bar.grow(1)
+                cams[scene][str(im_id)] = {"cam_K": K.reshape(-1).tolist(), "depth_scale": scale}
+                gts[scene][str(im_id)] = [{"cam_R_m2c": R.reshape(-1).tolist(), "cam_t_m2c": (t * mm_per_unit[cad_id]).tolist(), "obj_id": obj_ids[cad_id]}]
+                gt_infos[scene][str(im_id)] = [entry]
+                records[f"{scene:06d}"][str(im_id)] = {"id": row["id"], "index": row["index"], "cad_id": cad_id}
+                cameras.add((tuple(K.reshape(-1).tolist()), row["width"], row["height"]))
+                depth_scales.add(scale)
+                bar.advance(1)
+            # Truncated objects' 3x-canvas renders come last, in a row: switching canvas sizes
+            # reallocates the GL framebuffers (~45 ms at 512 px, three times the render itself).
+            for entry, cad_id, R, t, K, width, height in truncated:
+                add_outside(entry, rerenderer.outside(cad_id, R, t, K, width, height), (width, height))
+                bar.advance(1)
+        finally:
+            if rerenderer is not None:
+                rerenderer.close()
 
         for scene in cams:
             folder = tmp / SPLIT / f"{scene:06d}"
@@ -172,9 +336,10 @@ def export_bop(root: Path, out: Path, cad_library: Path | None = None, split: st
             write_json(folder / "scene_gt_info.json", gt_infos[scene])
         if len(cameras) == 1:
             (K, width, height), = cameras
-            write_json(tmp / "camera.json", {"cx": K[2], "cy": K[5], "fx": K[0], "fy": K[4], "width": width, "height": height, "depth_scale": 1.0})
+            shared = {"depth_scale": depth_scales.pop()} if len(depth_scales) == 1 else {}  # else per image only
+            write_json(tmp / "camera.json", {"cx": K[2], "cy": K[5], "fx": K[0], "fy": K[4], "width": width, "height": height, **shared})
         write_json(tmp / "dst3d_export.json", {
-            "format": "bop", "dst3d": __version__, "split": SPLIT, "dataset_split": split,
+            "format": "bop", "dst3d": __version__, "split": SPLIT, "dataset_split": split, "depth": depth,
             "objects": objects,
             "scenes": {f"{s:06d}": {"synset": syn, "class_name": names[syn], "images": len(cams[s])} for syn, s in scene_ids.items()},
             "images": records,
