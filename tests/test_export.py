@@ -216,8 +216,7 @@ def truncated(small_dataset, tmp_path_factory) -> Path:
 def silhouette_pixels(mesh, R: np.ndarray, t: np.ndarray, K: np.ndarray, supersample: int = 8) -> int:
     """Pixels of the whole projected silhouette (inside the image or not) whose centre the
     model covers: triangles filled on a finer grid, read back at pixel centres. Independent of
-    both the GL renderer and the dataset's ``visible_fraction`` (whose raster also counts
-    pixels an edge merely touches)."""
+    the GL renderer that makes both the export's counts and the record's ``visible_fraction``."""
     import cv2
 
     uv, z = project(mesh.vertices, R, t, K)
@@ -261,6 +260,7 @@ def test_bop_truncated_objects(truncated, tmp_path):
         full = silhouette_pixels(mesh, R, t, K)
         assert obj["px_count_all"] == pytest.approx(full, rel=0.04)
         assert obj["visib_fract"] == pytest.approx(obj["px_count_visib"] / full, abs=0.02) and obj["visib_fract"] < 0.99
+        assert obj["visib_fract"] == pytest.approx(rec["visible_fraction"], abs=1e-6)  # the record's (float32), counted the same way
         # the full box: the projected model's extent, reaching outside the image
         uv, _ = project(mesh.vertices, R, t, K)
         x, y, w, h = obj["bbox_obj"]

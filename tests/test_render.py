@@ -73,18 +73,36 @@ def test_depth_is_metric_and_normals_face_camera(renderer):
 
 
 def test_visible_fraction_under_truncation(renderer, parts):
+    """Exact: the silhouette beyond the border is counted on the same pixel lattice as the
+    image, so it equals the count on a canvas large enough to hold the whole object."""
+    from dst3d.render.annotations import full_silhouette
+    from dst3d.render.renderer import Renderer
+
     vertices = np.vstack([p.vertices for p in parts])
-    offsets = np.cumsum([0] + [len(p.vertices) for p in parts[:-1]])
-    faces = np.vstack([p.faces + o for p, o in zip(parts, offsets)])
     vp = Viewpoint(0.0, 0.2, 0.0, 2.5)
-    full = renderer.render(vp.rotation(), vp.translation(), K)
-    assert visible_fraction(full, vertices, faces) == 1.0
-    shifted = K.copy()
-    shifted[0, 2] = 10.0  # principal point near the left edge: about half the object leaves
-    cut = renderer.render(vp.rotation(), vp.translation(), shifted)
-    expected = cut.mask.sum() / full.mask.sum()
-    assert visible_fraction(cut, vertices, faces) == pytest.approx(expected, abs=0.02)
-    assert 0.2 < expected < 0.8
+    R, t = vp.rotation(), vp.translation()
+    def render_at(K_tile):
+        return renderer.render(R, t, K_tile)
+    full = renderer.render(R, t, K)
+    assert visible_fraction(full, render_at, vertices) == 1.0
+    with Renderer(parts, 3 * W, 3 * H) as big:
+        for cx, cy in ((10.0, H / 2), (-5.0, -7.0), (W + 150.0, H / 2)):  # about half out; a corner; entirely outside
+            shifted = K.copy()
+            shifted[0, 2], shifted[1, 2] = cx, cy
+            cut = renderer.render(R, t, shifted)
+            assert cut.mask.any() == (cx < W)
+            canvas_K = shifted.copy()
+            canvas_K[0, 2] += W
+            canvas_K[1, 2] += H
+            whole = big.render(R, t, canvas_K).mask  # the image sits at (W, H) on the canvas
+            assert whole.sum() > cut.mask.sum() and not (whole[0].any() or whole[:, 0].any() or whole[-1].any() or whole[:, -1].any())
+            assert whole[H:2 * H, W:2 * W].sum() == cut.mask.sum()
+            silhouette = full_silhouette(cut, render_at, vertices)
+            assert silhouette.pixels == whole.sum()
+            ys, xs = np.nonzero(whole)
+            assert silhouette.bbox == (xs.min() - W, ys.min() - H, xs.max() + 1 - W, ys.max() + 1 - H)
+            assert visible_fraction(cut, render_at, vertices) == cut.mask.sum() / whole.sum()
+    assert 0 < full_silhouette(full, render_at, vertices).pixels == full.mask.sum()
 
 
 def test_controls_are_images_of_the_render(renderer):

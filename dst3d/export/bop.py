@@ -17,9 +17,10 @@ Layout (one scene per class, scene ids in synset order)::
 Depth and masks are not stored in a dataset: they are re-rendered from the CAD model with
 the renderer that made the record (same pose, K and size, so the masks are the ones the
 record's ``bbox`` came from). ``scene_gt_info`` follows bop_toolkit's ``calc_gt_info``:
-boxes are ``[x_min, y_min, x_max - x_min, y_max - y_min]`` over mask pixel indices, and an
-object that leaves the image is also rendered on a 3x canvas (as bop_toolkit does) for
-``px_count_all`` and ``bbox_obj``. ``depth=False`` (``--no-depth``) skips the rendering:
+boxes are ``[x_min, y_min, x_max - x_min, y_max - y_min]`` over mask pixel indices, and for
+an object that leaves the image, ``px_count_all`` and ``bbox_obj`` count the silhouette
+beyond the border too (image-sized tiles around the image, as ``visible_fraction`` does;
+bop_toolkit renders a 3x canvas, the same pixels). ``depth=False`` (``--no-depth``) skips the rendering:
 no depth/mask images, no ``px_count_*``, boxes and ``visib_fract`` from the record.
 
 Units: a dataset model has longest side 1 unit, which is ``size_m`` metres of the real
@@ -40,6 +41,7 @@ from .. import __version__
 from ..cad.library import CadLibrary, CadModel
 from ..errors import UserError
 from ..pose.viewpoint import project
+from ..render.annotations import Silhouette, full_silhouette
 from ..store.shards import read_table
 from .common import dataset_shards, iter_rows, job_info, progress_bar, staged_output, write_image, write_json
 
@@ -138,46 +140,25 @@ def encode_depth(depth_mm: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, fl
     return out, scale
 
 
-def _leaves_image(vertices: np.ndarray, R: np.ndarray, t: np.ndarray, K: np.ndarray, width: int, height: int) -> bool:
-    """Whether part of the silhouette may fall outside the image (the projected vertices'
-    hull covers the silhouette, so all vertices inside means all of it is inside)."""
-    uv, z = project(vertices, R, t, K)
-    if (z <= 0).any():
-        return True
-    return bool(uv[:, 0].min() < 0 or uv[:, 1].min() < 0 or uv[:, 0].max() > width or uv[:, 1].max() > height)
-
-
 class Rerenderer:
-    """Renders records again with the generator's renderer (``SceneCache``), one scene cache per
-    canvas size: the record's own size, and bop_toolkit's 3x canvas for truncated objects."""
+    """Renders records again with the generator's renderer (``SceneCache``): same pose, K and
+    size, hence the very masks the records' boxes and visible fractions were measured on."""
 
     def __init__(self, library: CadLibrary):
         self.library = library
         self._caches: dict[tuple[int, int], object] = {}
 
-    def _render(self, cad_id: str, R: np.ndarray, t: np.ndarray, K: np.ndarray, width: int, height: int):
+    def view(self, cad_id: str, R: np.ndarray, t: np.ndarray, K: np.ndarray, width: int, height: int) -> tuple[np.ndarray, np.ndarray, Silhouette]:
+        """Depth (float64, object units, 0 off the object), mask, and the whole silhouette
+        (beyond the border too, counted on the image's pixel lattice like bop_toolkit's 3x canvas)."""
         from ..pipeline.run import SceneCache
 
         if (width, height) not in self._caches:
             self._caches[(width, height)] = SceneCache(self.library, width, height)
-        renderer, _ = self._caches[(width, height)].get(cad_id)
-        return renderer.render(R, t, K)
-
-    def view(self, cad_id: str, R: np.ndarray, t: np.ndarray, K: np.ndarray, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
-        """Depth (float64, object units, 0 off the object) and mask of the record's own render:
-        the one its ``bbox`` and image were made from."""
-        view = self._render(cad_id, R, t, K, width, height)
-        return np.where(view.mask, view.depth.astype(np.float64), 0.0), view.mask
-
-    def outside(self, cad_id: str, R: np.ndarray, t: np.ndarray, K: np.ndarray, width: int, height: int) -> np.ndarray:
-        """The silhouette beyond the image, on a 3x canvas with the image at (width, height), as
-        bop_toolkit's calc_gt_info renders it (inside the image, ``view`` is authoritative)."""
-        shifted = np.array(K, dtype=np.float64)
-        shifted[0, 2] += width
-        shifted[1, 2] += height
-        mask = self._render(cad_id, R, t, shifted, 3 * width, 3 * height).mask.copy()
-        mask[height : 2 * height, width : 2 * width] = False
-        return mask
+        renderer, (_, vertices) = self._caches[(width, height)].get(cad_id)
+        view = renderer.render(R, t, K)
+        silhouette = full_silhouette(view, lambda K_tile: renderer.render(R, t, K_tile), vertices)
+        return np.where(view.mask, view.depth.astype(np.float64), 0.0), view.mask, silhouette
 
     def close(self) -> None:
         for cache in self._caches.values():
@@ -185,27 +166,14 @@ class Rerenderer:
         self._caches.clear()
 
 
-def gt_info(mask: np.ndarray, depth: np.ndarray) -> dict:
-    """A ``scene_gt_info`` entry as bop_toolkit's ``calc_gt_info`` computes it, for a silhouette
-    inside the image (``add_outside`` adds the rest). With one object and no sensor noise the
-    visible mask is the in-image silhouette."""
+def gt_info(mask: np.ndarray, depth: np.ndarray, silhouette: Silhouette) -> dict:
+    """A ``scene_gt_info`` entry as bop_toolkit's ``calc_gt_info`` computes it. With one object
+    and no sensor noise the visible mask is the silhouette's part inside the image."""
     px = int(mask.sum())
-    box = _mask_box(mask)
-    return {"bbox_obj": box, "bbox_visib": box, "px_count_all": px, "px_count_valid": int((depth[mask] > 0).sum()),
-            "px_count_visib": px, "visib_fract": 1.0 if px else 0.0}
-
-
-def add_outside(entry: dict, outside: np.ndarray, offset: tuple[int, int]) -> None:
-    """Extend a ``gt_info`` entry by the silhouette's part beyond the image border."""
-    px_out = int(outside.sum())
-    if not px_out:
-        return
-    entry["px_count_all"] += px_out
-    entry["visib_fract"] = entry["px_count_visib"] / entry["px_count_all"]
-    if entry["px_count_visib"]:  # bop_toolkit keeps [-1, -1, -1, -1] for an invisible object
-        (ax, ay, aw, ah), (bx, by, bw, bh) = entry["bbox_visib"], _mask_box(outside, offset)
-        x0, y0 = min(ax, bx), min(ay, by)
-        entry["bbox_obj"] = [x0, y0, max(ax + aw, bx + bw) - x0, max(ay + ah, by + bh) - y0]
+    visible = px > 0 and silhouette.bbox is not None  # bop_toolkit keeps [-1, -1, -1, -1] for an invisible object
+    return {"bbox_obj": _bop_box(*silhouette.bbox) if visible else [-1, -1, -1, -1], "bbox_visib": _mask_box(mask),
+            "px_count_all": silhouette.pixels, "px_count_valid": int((depth[mask] > 0).sum()), "px_count_visib": px,
+            "visib_fract": px / silhouette.pixels if silhouette.pixels else 0.0}
 
 
 def _record_gt_info(row: dict, vertices: np.ndarray, R: np.ndarray, t: np.ndarray, K: np.ndarray) -> dict:
@@ -294,7 +262,6 @@ def export_bop(root: Path, out: Path, cad_library: Path | None = None, split: st
         cams, gts, gt_infos = defaultdict(dict), defaultdict(dict), defaultdict(dict)
         records = defaultdict(dict)
         cameras, depth_scales = set(), set()
-        truncated = []  # (gt_info entry, cad_id, R, t, K, width, height) of objects that leave the image
         try:
             for row in iter_rows(root, _ROW_COLUMNS, split):
                 scene = scene_ids[row["synset"]]
@@ -307,23 +274,15 @@ def export_bop(root: Path, out: Path, cad_library: Path | None = None, split: st
                 if rerenderer is None:
                     scale, entry = 1.0, _record_gt_info(row, vertices_units[cad_id], R, t, K)
                 else:
-                    depth_units, mask = rerenderer.view(cad_id, R, t, K, row["width"], row["height"])
+                    depth_units, mask, silhouette = rerenderer.view(cad_id, R, t, K, row["width"], row["height"])
                     depth_image, scale = write_depth_and_masks(folder, im_id, depth_units * mm_per_unit[cad_id], mask)
-                    entry = gt_info(mask, depth_image)
-                    if _leaves_image(vertices_units[cad_id], R, t, K, row["width"], row["height"]):
-                        truncated.append((entry, cad_id, R, t, K, row["width"], row["height"]))
-                        bar.grow(1)
+                    entry = gt_info(mask, depth_image, silhouette)
                 cams[scene][str(im_id)] = {"cam_K": K.reshape(-1).tolist(), "depth_scale": scale}
                 gts[scene][str(im_id)] = [{"cam_R_m2c": R.reshape(-1).tolist(), "cam_t_m2c": (t * mm_per_unit[cad_id]).tolist(), "obj_id": obj_ids[cad_id]}]
                 gt_infos[scene][str(im_id)] = [entry]
                 records[f"{scene:06d}"][str(im_id)] = {"id": row["id"], "index": row["index"], "cad_id": cad_id}
                 cameras.add((tuple(K.reshape(-1).tolist()), row["width"], row["height"]))
                 depth_scales.add(scale)
-                bar.advance(1)
-            # Truncated objects' 3x-canvas renders come last, in a row: switching canvas sizes
-            # reallocates the GL framebuffers (~45 ms at 512 px, three times the render itself).
-            for entry, cad_id, R, t, K, width, height in truncated:
-                add_outside(entry, rerenderer.outside(cad_id, R, t, K, width, height), (width, height))
                 bar.advance(1)
         finally:
             if rerenderer is not None:

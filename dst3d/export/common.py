@@ -65,7 +65,7 @@ def staged_output(out: Path) -> Iterator[Path]:
 
 
 class Bar:
-    """Steps done (``advance``) and steps found along the way (``grow``); silent without a rich bar."""
+    """Steps done (``advance``); silent without a rich bar."""
 
     def __init__(self, progress=None, total: int = 0, label: str = ""):
         self._progress, self._total = progress, total
@@ -74,11 +74,6 @@ class Bar:
     def advance(self, n: int = 1) -> None:
         if self._progress is not None:
             self._progress.advance(self._task, n)
-
-    def grow(self, n: int = 1) -> None:
-        self._total += n
-        if self._progress is not None:
-            self._progress.update(self._task, total=self._total)
 
 
 @contextmanager

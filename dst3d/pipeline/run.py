@@ -42,8 +42,8 @@ class SceneCache:
         _, model = self.library.model(cad_id)
         parts = self.library.load_parts(model)
         renderer = Renderer(parts, self.width, self.height, ZNEAR, ZFAR)
-        merged = _merge_parts(parts)
-        self._open[cad_id] = (renderer, (model, merged))
+        vertices = np.vstack([np.asarray(part.vertices) for part in parts])  # for annotations
+        self._open[cad_id] = (renderer, (model, vertices))
         while len(self._open) > self.capacity:
             _, (old, _) = self._open.popitem(last=False)
             old.close()
@@ -61,15 +61,6 @@ class SceneCache:
         self._open.clear()
 
 
-def _merge_parts(parts):
-    vertices, faces, offset = [], [], 0
-    for part in parts:
-        vertices.append(np.asarray(part.vertices))
-        faces.append(np.asarray(part.faces) + offset)
-        offset += len(part.vertices)
-    return np.vstack(vertices), np.vstack(faces)
-
-
 @dataclass
 class View:
     """A rendered sample before appearance: buffers, controls and annotations."""
@@ -85,12 +76,12 @@ def render_view(scenes: SceneCache, cad_id: str, R, t, K, control: ControlConfig
     Generation and re-rendering a stored record both come through here, so a record's
     control image is reproducible from its pose by construction.
     """
-    renderer, (model, (vertices, faces)) = scenes.get(cad_id)
+    renderer, (model, vertices) = scenes.get(cad_id)
     result = renderer.render(R, t, K)
     names, points = scenes.library.keypoints(model)
     annotations = {
         "bbox": bbox_from_mask(result.mask),
-        "visible_fraction": visible_fraction(result, vertices, faces),
+        "visible_fraction": visible_fraction(result, lambda K_tile: renderer.render(R, t, K_tile), vertices),
         "keypoints": project_keypoints(result, names, points),
     }
     return View(result, make_controls(result, control), annotations)

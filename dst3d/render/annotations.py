@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-import cv2
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import numpy as np
 
 from ..pose.viewpoint import project
@@ -20,31 +22,74 @@ def bbox_from_mask(mask: np.ndarray) -> list[float]:
     return [float(cols[0]), float(rows[0]), float(cols[-1] + 1), float(rows[-1] + 1)]
 
 
-def visible_fraction(result: RenderResult, vertices: np.ndarray, faces: np.ndarray) -> float:
-    """Share of the object's full silhouette that lies inside the image (BOP visib_fract).
+MAX_TILES = 2  # image sizes beyond each border counted towards a silhouette (bop_toolkit: 1)
 
-    A single object has no occluders, so only the image border can hide it: when the mask
-    does not touch the border the answer is exactly 1 and we skip the silhouette raster.
+
+@dataclass(frozen=True)
+class Silhouette:
+    """The object's whole silhouette on the image's pixel lattice, inside the image or not."""
+
+    pixels: int  # pixel centres it covers
+    bbox: tuple[int, int, int, int] | None  # [x0, y0, x1, y1] pixel edges in image coordinates; None: empty
+
+
+def full_silhouette(result: RenderResult, render_at: Callable[[np.ndarray], RenderResult], vertices: np.ndarray) -> Silhouette:
+    """Count the silhouette beyond the image border too, by rendering neighbouring tiles.
+
+    A single object has no occluders, so only the border can hide it. Each tile beyond the
+    border is an image-sized render with the principal point shifted by whole images
+    (``render_at(K)``, same pose), so every pixel is sampled exactly as the GL rasterizer
+    samples the image itself and the counts are exact, not a polygon estimate.
     """
     mask = result.mask
     h, w = mask.shape
-    if not mask.any():
-        return 0.0
-    if not (mask[0].any() or mask[-1].any() or mask[:, 0].any() or mask[:, -1].any()):
-        return 1.0
+    pixels, box = int(mask.sum()), _box(mask, 0, 0)
+    for i, j in _tiles(result, vertices, w, h):
+        K = np.array(result.K, dtype=np.float64)
+        K[0, 2] -= i * w
+        K[1, 2] -= j * h
+        tile = render_at(K).mask
+        pixels += int(tile.sum())
+        box = _union(box, _box(tile, i * w, j * h))
+    return Silhouette(pixels, box)
+
+
+def visible_fraction(result: RenderResult, render_at: Callable[[np.ndarray], RenderResult], vertices: np.ndarray) -> float:
+    """Share of the object's full silhouette that lies inside the image (BOP visib_fract)."""
+    inside = int(result.mask.sum())
+    if not inside or not _touches_border(result.mask):
+        return float(inside > 0)  # skip the tiles: nothing visible, or nothing cut off
+    return inside / full_silhouette(result, render_at, vertices).pixels
+
+
+def _touches_border(mask: np.ndarray) -> bool:
+    return bool(mask[0].any() or mask[-1].any() or mask[:, 0].any() or mask[:, -1].any())
+
+
+def _tiles(result: RenderResult, vertices: np.ndarray, w: int, h: int) -> list[tuple[int, int]]:
+    """Image-sized tiles (column, row offsets in images) other than the image itself that the
+    projected model may reach, at most MAX_TILES images beyond each border."""
     uv, z = project(vertices, result.R, result.t, result.K)
-    tri = uv[faces]
-    tri = tri[(z[faces] > 0).all(axis=1)]
-    lo = np.floor(tri.reshape(-1, 2).min(axis=0)).astype(int)
-    hi = np.ceil(tri.reshape(-1, 2).max(axis=0)).astype(int)
-    lo, hi = np.minimum(lo, 0), np.maximum(hi, [w, h])
-    canvas = np.zeros((hi[1] - lo[1] + 1, hi[0] - lo[0] + 1), np.uint8)
-    # Pixel centres at +0.5, as the GL rasterizer samples; 4 bits of sub-pixel precision.
-    pts = np.round((tri - lo - 0.5) * 16).astype(np.int32)
-    for triangle in pts:  # one by one: fillPoly on many polygons is even-odd, overlaps cancel
-        cv2.fillConvexPoly(canvas, triangle, 1, lineType=cv2.LINE_8, shift=4)
-    full = int(canvas.sum())
-    return float(min(1.0, mask.sum() / full)) if full else 0.0
+    reach = range(-MAX_TILES, MAX_TILES + 1)
+    if (z <= 0).any():  # the model crosses the camera plane: its projection is unbounded
+        cols = rows = reach
+    else:
+        cols = range(max(-MAX_TILES, int(np.floor(uv[:, 0].min() / w))), min(MAX_TILES, int(np.floor(uv[:, 0].max() / w))) + 1)
+        rows = range(max(-MAX_TILES, int(np.floor(uv[:, 1].min() / h))), min(MAX_TILES, int(np.floor(uv[:, 1].max() / h))) + 1)
+    return [(i, j) for j in rows for i in cols if (i, j) != (0, 0)]
+
+
+def _box(mask: np.ndarray, x: int, y: int) -> tuple[int, int, int, int] | None:
+    if not mask.any():
+        return None
+    x0, y0, x1, y1 = (int(v) for v in bbox_from_mask(mask))
+    return (x0 + x, y0 + y, x1 + x, y1 + y)
+
+
+def _union(a, b):
+    if a is None or b is None:
+        return a or b
+    return (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
 
 
 def project_keypoints(result: RenderResult, names: list[str], points: np.ndarray) -> list[dict]:
