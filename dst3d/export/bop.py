@@ -40,10 +40,11 @@ import numpy as np
 from .. import __version__
 from ..cad.library import CadLibrary, CadModel
 from ..errors import UserError
+from ..progress import Progress
 from ..pose.viewpoint import project
 from ..render.annotations import Silhouette, full_silhouette
 from ..store.shards import read_table
-from .common import dataset_shards, iter_rows, job_info, progress_bar, staged_output, write_image, write_json
+from .common import dataset_shards, iter_rows, job_info, staged_output, write_image, write_json
 
 SPLIT = "train"
 DEPTH_MAX = 65535  # uint16
@@ -237,7 +238,8 @@ def export_bop(root: Path, out: Path, cad_library: Path | None = None, split: st
     scene_ids = {synset: i for i, synset in enumerate(sorted(names))}
 
     rerenderer = Rerenderer(library) if depth else None
-    with staged_output(out) as tmp, progress_bar(meta.num_rows, progress, "exporting BOP") as bar:
+    with staged_output(out) as tmp, Progress(progress, transient=True) as bars:
+        advance = bars.task("exporting BOP", meta.num_rows, unit="img")
         info, mm_per_unit, vertices_units = {}, {}, {}
         objects = {}
         for cad_id, obj_id in obj_ids.items():
@@ -283,7 +285,7 @@ def export_bop(root: Path, out: Path, cad_library: Path | None = None, split: st
                 records[f"{scene:06d}"][str(im_id)] = {"id": row["id"], "index": row["index"], "cad_id": cad_id}
                 cameras.add((tuple(K.reshape(-1).tolist()), row["width"], row["height"]))
                 depth_scales.add(scale)
-                bar.advance(1)
+                advance()
         finally:
             if rerenderer is not None:
                 rerenderer.close()

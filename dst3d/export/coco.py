@@ -21,8 +21,9 @@ from collections import defaultdict
 from pathlib import Path
 
 from .. import __version__
+from ..progress import Progress
 from ..store.shards import read_table
-from .common import dataset_shards, iter_rows, progress_bar, staged_output, write_image, write_json
+from .common import dataset_shards, iter_rows, staged_output, write_image, write_json
 
 SPLIT = "train"
 KEYPOINT_OFFSET = 0.5  # dataset position - COCO position
@@ -60,7 +61,8 @@ def export_coco(root: Path, out: Path, split: str = "train", progress: bool = Fa
                            "class_name": names[synset], "keypoints": sorted(keypoint_names[synset]), "skeleton": []})
     kp_names = {c["synset"]: c["keypoints"] for c in categories}
 
-    with staged_output(out) as tmp, progress_bar(meta.num_rows, progress, "exporting COCO") as bar:
+    with staged_output(out) as tmp, Progress(progress, transient=True) as bars:
+        advance = bars.task("exporting COCO", meta.num_rows, unit="img")
         (tmp / "images").mkdir()
         images, annotations, used = [], [], set()
         for row in iter_rows(root, _ROW_COLUMNS, split):
@@ -80,7 +82,7 @@ def export_coco(root: Path, out: Path, split: str = "train", progress: bool = Fa
                 "R": row["R"], "t": row["t"], "K": row["K"],
                 "cad_id": row["cad_id"], "synset": row["synset"], "visible_fraction": row["visible_fraction"], "dst3d_id": row["id"],
             })
-            bar.advance(1)
+            advance()
         write_json(tmp / "annotations" / f"instances_{SPLIT}.json", {
             "info": {"description": "dst3d pose dataset (3D Diffusion Style Transfer), COCO export", "version": __version__,
                      "pose_convention": "PASCAL3D+ angles in radians; R, t object-to-camera (OpenCV camera), t and distance in object units (longest model side = 1)"},

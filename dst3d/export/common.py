@@ -64,32 +64,6 @@ def staged_output(out: Path) -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-class Bar:
-    """Steps done (``advance``); silent without a rich bar."""
-
-    def __init__(self, progress=None, total: int = 0, label: str = ""):
-        self._progress, self._total = progress, total
-        self._task = progress.add_task(label, total=total) if progress is not None else None
-
-    def advance(self, n: int = 1) -> None:
-        if self._progress is not None:
-            self._progress.advance(self._task, n)
-
-
-@contextmanager
-def progress_bar(total: int, enabled: bool, label: str) -> Iterator[Bar]:
-    """A rich bar on stderr (stdout keeps the result line) with count, elapsed time and ETA."""
-    if not enabled:
-        yield Bar()
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-    columns = [TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn()]
-    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
-        yield Bar(progress, total, label)
-
-
 def write_image(cell: dict, path: Path) -> None:
     """Write an Image cell as PNG; PNG bytes are copied as they are (lossless, no re-encode)."""
     data = cell.get("bytes") if isinstance(cell, dict) else None

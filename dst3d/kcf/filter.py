@@ -37,7 +37,8 @@ from ..posenet.bins import PoseBins
 from ..posenet.data import Records, centre_crops, context_crops, load_records, mirror_labels
 from ..posenet.metrics import rotation_errors
 from ..posenet.model import ModelConfig, PoseHead, PoseNet, build_backbone, decode_outputs, pose_loss, rotations_from_angles
-from ..posenet.train import Progress, class_index, extract_features, fit_head, mirror_flags, predict_head
+from ..posenet.train import class_index, extract_features, fit_head, mirror_flags, predict_head
+from ..progress import Progress
 from .agreement import alternative_agreement, dataset_agreement
 from .folds import assign_folds
 

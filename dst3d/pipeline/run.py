@@ -17,6 +17,7 @@ from ..appearance.base import AppearanceRequest, load_backend, preflight
 from ..cad.library import CadLibrary
 from ..control.visual_prompt import ControlConfig, make_controls
 from ..errors import UserError
+from ..progress import Progress
 from ..render.annotations import bbox_from_mask, project_keypoints, visible_fraction
 from ..render.renderer import Renderer, RenderResult
 from ..store.card import write_card
@@ -220,7 +221,8 @@ def run_job(job: JobConfig, out: Path, progress: bool = True, engine: str = "loc
             shards = plan.shards()
             pending = state.pending_shards(out, shards)
             done = len(plan) - sum(len(shards[i]) for i in pending)
-            with _progress_bar(len(plan), progress, done) as advance:
+            with Progress(progress) as bars:
+                advance = bars.task("generating", len(plan), done, unit="img")
                 if inline:
                     results = list(engines.run_inline(job, out, shards, pending, advance, generator))
                 elif engine == "local":
@@ -244,34 +246,3 @@ def run_job(job: JobConfig, out: Path, progress: bool = True, engine: str = "loc
             generator.close()
     per_class = {s: job.per_class for s in plan.synsets}
     return RunSummary(out, len(plan), per_class, elapsed, timings)
-
-
-class _progress_bar:
-    """rich progress with rate and ETA; silent when disabled (tests, non-TTY logs)."""
-
-    def __init__(self, total: int, enabled: bool, done: int = 0):
-        self.total, self.enabled, self.done = total, enabled, done
-
-    def __enter__(self):
-        if not self.enabled:
-            return lambda n: None
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-        self._progress = Progress(
-            TextColumn("generating"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-        )
-        self._progress.start()
-        task = self._progress.add_task("generate", total=self.total, completed=self.done, rate="")
-        started, first = time.perf_counter(), self.done
-
-        def advance(n: int) -> None:
-            self._progress.advance(task, n)
-            made = self._progress.tasks[0].completed - first
-            self._progress.update(task, rate=f"{made / max(time.perf_counter() - started, 1e-9):.1f} img/s")
-
-        return advance
-
-    def __exit__(self, *exc):
-        if self.enabled:
-            self._progress.stop()

@@ -9,7 +9,8 @@ import numpy as np
 
 from ..errors import UserError
 from .data import centre_crops, context_crops, load_records
-from .train import Progress, _write_json, class_index, load_model, predict_images, score
+from ..progress import Progress
+from .train import _write_json, class_index, load_model, predict_images, score
 
 
 def evaluate_run(run: Path, data: Path, split: str = "train", out: Path | None = None, cad_library: str | None = None,

@@ -27,6 +27,7 @@ import torch
 
 from .. import __version__
 from ..errors import UserError
+from ..progress import Progress
 from .bins import PoseBins
 from .data import CONTEXT, Records, centre_crops, context_crops, jittered_crop, load_records, mirror_labels
 from .metrics import pose_metrics, rotation_errors
@@ -83,42 +84,6 @@ class TrainConfig:
             rotation_head=self.rotation_head, reduce=self.reduce, grid=self.grid, hidden=self.hidden,
             dropout=self.dropout, size=self.size, margin=self.margin, feature_layer=self.feature_layer,
         )
-
-
-# --- progress -----------------------------------------------------------------------
-
-class Progress:
-    """A rich progress bar with the running loss and ETA; silent when disabled."""
-
-    def __init__(self, enabled: bool = True):
-        self.enabled = enabled
-        self._progress = None
-
-    def __enter__(self) -> "Progress":
-        if self.enabled:
-            from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-            from rich.progress import Progress as RichProgress
-
-            self._progress = RichProgress(
-                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
-                TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), transient=False,
-            )
-            self._progress.start()
-        return self
-
-    def task(self, description: str, total: int):
-        if not self._progress:
-            return lambda n=1, info=None: None
-        task = self._progress.add_task(description, total=total, info="")
-
-        def advance(n: int = 1, info: str | None = None) -> None:
-            self._progress.update(task, advance=n, **({"info": info} if info is not None else {}))
-
-        return advance
-
-    def __exit__(self, *exc) -> None:
-        if self._progress:
-            self._progress.stop()
 
 
 # --- tensors from records -----------------------------------------------------------

@@ -33,10 +33,10 @@ def build(
 ) -> None:
     """Have a chat LLM write N prompts per class and cache them for `dst3d generate`."""
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
     from rich.table import Table
 
     from ..errors import UserError
+    from ..progress import Progress
     from .classes import resolve_classes
     from .llm import LLMSettings, LLMWriter, default_cache_dir, load_cache, write_cache
 
@@ -55,19 +55,18 @@ def build(
     table = Table(title=f"LLM prompts by {llm} in {folder}")
     for column in ("class", "synset", "kept", "rejected", "file"):
         table.add_column(column)
-    columns = [TextColumn("prompts"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[cls]}"), TimeElapsedColumn(), TimeRemainingColumn()]
     total_kept = 0
-    with Progress(*columns, console=console, disable=not progress) as bar:
-        task = bar.add_task("build", total=len(targets), cls="")
+    with Progress(progress) as bars:
+        advance = bars.task("prompts", len(targets), unit="class")
         for synset, name in targets:
-            bar.update(task, cls=name)
+            advance(0, name)
             record = writer.write(synset, name, n)
             path = write_cache(folder, synset, record)
             total_kept += record["kept"]
             rejected = ", ".join(f"{k} {v}" for k, v in sorted(record["rejected"].items())) or "-"
             kept = f"{record['kept']}/{n}" + (" (templates used)" if record["fallback"] else "")
             table.add_row(name, synset, kept, rejected, str(path))
-            bar.advance(task)
+            advance()
     Console().print(table)
     if total_kept == 0:
         console.print("[yellow]warning:[/] the model wrote no usable prompt; generation falls back to the templates for these classes")
