@@ -34,10 +34,11 @@ def _load_triton_before_mesa() -> None:
     """triton (imported by torch/torchvision when installed) bundles its own LLVM; loaded
     after Mesa's llvmpipe has been initialized by a GL context, the process segfaults.
     Loading it first (0.2 s) makes the order harmless."""
+    import importlib
     import importlib.util
 
     if importlib.util.find_spec("triton") is not None:
-        import triton  # noqa: F401  (imported for its side effect)
+        importlib.import_module("triton")  # for its side effect: its LLVM loads first
 
 
 _choose_gl_platform()
