@@ -10,6 +10,7 @@ from datasets import load_dataset
 
 from dst3d.cad.library import CadLibrary
 from dst3d.control.visual_prompt import ControlConfig
+from dst3d.errors import UserError
 from dst3d.pipeline.job import JobConfig
 from dst3d.pipeline.run import SceneCache, render_view, run_job
 from dst3d.pose.viewpoint import viewpoint_to_rotation
@@ -89,6 +90,15 @@ def _fails_cleanly(proc, out, *words):
 def test_unknown_class(cli, tmp_path):
     out = tmp_path / "o"
     _fails_cleanly(cli("generate", "--classes", "car,unicorn", "--out", str(out)), out, "unknown class 'unicorn'")
+
+
+def test_class_messages_say_what_to_do():
+    """A real ImageNet class without a CAD model gets the import command; a typo gets a guess."""
+    library = CadLibrary()
+    with pytest.raises(UserError, match=r"no CAD model for 'golden retriever' \(n02099601\).*dst3d cad import MESH --synset n02099601"):
+        library.resolve_class("golden retriever")
+    with pytest.raises(UserError, match="unknown class 'aeroplan'; did you mean 'aeroplane'"):
+        library.resolve_class("aeroplan")
 
 
 @pytest.fixture

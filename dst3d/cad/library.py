@@ -94,8 +94,25 @@ class CadLibrary:
             names |= {part.strip().lower() for part in cls.name.split(",")}
             if lowered in names:
                 return synset
+        raise UserError(self._no_model_message(key))
+
+    def _no_model_message(self, key: str) -> str:
+        """Say whether ``key`` is an ImageNet class without a model (and how to add one) or a
+        typo (and what was meant)."""
+        import difflib
+
+        from ..prompts.classes import find_imagenet_class
+
         known = ", ".join(f"{c.pascal3d or c.name} ({s})" for s, c in sorted(self.manifest.classes.items()))
-        raise UserError(f"unknown class '{name_or_synset}'; known classes: {known}")
+        imagenet = find_imagenet_class(key)
+        if imagenet is None:
+            names = sorted({n.strip().lower() for c in self.manifest.classes.values() for n in [*c.name.split(","), c.pascal3d or ""] if n.strip()})
+            close = difflib.get_close_matches(key.lower(), names, n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            return f"unknown class '{key}'; {hint}classes with CAD models: {known}"
+        synset, name = imagenet.wnid, imagenet.name
+        return (f"no CAD model for '{name}' ({synset}) in {self.root}; add one with `dst3d cad import MESH --synset {synset} "
+                f"--front AXIS --up AXIS`, or choose a class with models: {known}")
 
     def cls(self, synset: str) -> CadClass:
         return self.manifest.classes[self.resolve_class(synset)]

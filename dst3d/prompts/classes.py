@@ -107,23 +107,32 @@ def _resolve_one(item: str) -> tuple[str, str]:
         library = CadLibrary()
         synset = library.resolve_class(item)
         return synset, library.manifest.classes[synset].name
-    except Exception:
+    except UserError:
         pass
-    lowered = item.lower().replace("_", " ")
     if item.startswith("n") and item[1:].isdigit() and len(item) == 9:
         return item, item  # a synset outside ImageNet-1k: generic descriptors, its id as name
-    for cls in imagenet_classes():
-        if lowered in (n.lower() for n in cls.names):
-            return cls.wnid, cls.name
-    from .templates import load_grammar
-
-    alias = load_grammar().aliases.get(lowered.replace(" ", ""))
-    if alias and imagenet_class(alias):
-        return alias, imagenet_class(alias).name
+    found = find_imagenet_class(item)
+    if found:
+        return found.wnid, found.name
     names = [n for c in imagenet_classes() for n in c.names]
     close = difflib.get_close_matches(item, names, n=3)
     hint = f"; did you mean {', '.join(close)}?" if close else "; use a WordNet id such as n02814533"
     raise UserError(f"unknown class '{item}'{hint}")
+
+
+def find_imagenet_class(item: str) -> ImageNetClass | None:
+    """The ImageNet-1k class ``item`` names: a WordNet id, any of its names, or an alias."""
+    known = imagenet_class(item)
+    if known:
+        return known
+    lowered = item.lower().replace("_", " ")
+    for cls in imagenet_classes():
+        if lowered in (n.lower() for n in cls.names):
+            return cls
+    from .templates import load_grammar
+
+    alias = load_grammar().aliases.get(lowered.replace(" ", ""))
+    return imagenet_class(alias) if alias else None
 
 
 def rebuild_from_timm(info_dir: Path, out: Path, groups: dict[str, str] | None = None) -> None:
