@@ -123,6 +123,12 @@ class RenderResult:
         n[~self.mask] = 0.0
         return n
 
+    def normals_at(self, flat: np.ndarray) -> np.ndarray:
+        """``normals`` at flat pixel indices only: shading needs the object's pixels, not the frame."""
+        n = self.gbuffer.reshape(-1, 4)[flat, :3].astype(np.float32) * (2.0 / 255.0) - 1.0
+        n[:, 1:] *= -1.0
+        return n
+
     @property
     def shape(self) -> tuple[int, int]:
         return self.window_depth.shape

@@ -42,8 +42,11 @@ FEATURES = Features(
 
 
 def encode_png(rgb: np.ndarray) -> dict:
-    """Image-feature cell from an (H, W, 3) uint8 RGB array (lossless, fast zlib level)."""
-    ok, buf = cv2.imencode(".png", np.ascontiguousarray(rgb[..., ::-1]), [cv2.IMWRITE_PNG_COMPRESSION, 1])
+    """Image-feature cell from an (H, W, 3) uint8 RGB array (lossless). zlib level 1 with the
+    run-length strategy: faster and smaller than the default on both noisy images and sparse
+    edge maps (measured at 512 px: 12.7 vs 16.9 ms, 426 vs 486 KB; 5 ms, 4 vs 8 KB)."""
+    params = [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_RLE]
+    ok, buf = cv2.imencode(".png", np.ascontiguousarray(rgb[..., ::-1]), params)
     if not ok:
         raise RuntimeError("PNG encoding failed")
     return {"bytes": buf.tobytes(), "path": None}
