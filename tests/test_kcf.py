@@ -68,7 +68,7 @@ def test_rules():
     assert keep.tolist() == [True, True, False, False, True, True]
     s = _fake_scores([10, 100, 50, 170, 5, 61], [0.1, 3.0, 0.5, 2.0, 0.0, 1.0], ["a", "a", "a", "b", "b", "b"],
                      agreement=[1.0, 1.2, 1.5, 1.5, 1.5, 1.4], alternative=[0.2, 1.4, 0.2, 0.1, 1.8, 0.2])
-    keep, _ = decide(s, KcfConfig(quantile=0.34))  # contrast 0.5 alt - agree: a -0.9, -0.5, -1.4; b -1.45, -0.6, -1.3
+    keep, _ = decide(s, KcfConfig(quantile=0.34))  # contrast 0.6 alt - agree: a -0.88, -0.36, -1.38; b -1.44, -0.42, -1.28
     assert keep.tolist() == [True, False, True, True, False, True]
     keep, _ = decide(s, KcfConfig(quantile=0.34, contrast_weight=0.0))  # weight 0: own agreement only: a -1, -1.2, -1.5; b -1.5, -1.5, -1.4
     assert keep.tolist() == [False, True, True, True, True, False]
@@ -166,7 +166,7 @@ def test_kcf_flags_corrupted_samples(corrupted_dataset):
     assert sorted(scores["fold"].unique()) == [0, 1, 2, 3, 4]
 
     assert report["kept"] == 216 and report["dropped"] == 24 and report["folds"] == 5
-    assert report["rule"] == {"type": "quantile", "quantile": 0.1, "score": "contrast", "contrast_weight": 0.5}
+    assert report["rule"] == {"type": "quantile", "quantile": 0.1, "score": "contrast", "contrast_weight": 0.6}
     assert set(report["per_class"]) == set(scores["synset"]) and all(c["dropped"] == 8 for c in report["per_class"].values())
     assert report["compute_seconds"]["features"] > 0 and (data / "kcf" / "report.png").stat().st_size > 10_000
     assert json.loads((data / "kcf" / "report.json").read_text())["dropped_ids"] == scores["id"][dropped].tolist()

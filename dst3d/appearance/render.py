@@ -60,11 +60,13 @@ class RenderBackend:
         rng = np.random.default_rng(request.seed)
         render = request.render
         h, w = render.shape
-        inside = np.flatnonzero(render.mask)  # shading and compositing only where the object is
+        # Soft edge: the mask blurred by a pixel; shading and compositing only where it is > 0
+        # (the ring just outside the object gets the unlit ambient colour, a faint contour).
+        alpha = cv2.GaussianBlur(render.mask.astype(np.float32), (3, 3), 0.6).reshape(-1)
+        inside = np.flatnonzero(alpha > 0)
+        alpha = alpha[inside, None]
         foreground = self._shade(render, inside, rng)
         image = self._background(rng, h, w).reshape(-1, 3)
-        # Soft edge (anti-aliasing): the object's border pixels blend into the background.
-        alpha = cv2.GaussianBlur(render.mask.astype(np.float32), (3, 3), 0.6).reshape(-1)[inside, None]
         image[inside] = foreground * alpha + image[inside] * (1.0 - alpha)
         image = image.reshape(h, w, 3) + sensor_noise(rng, (h, w, 3), self.config.noise_std)
         return np.clip(image, 0, 255).astype(np.uint8)

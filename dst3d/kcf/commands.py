@@ -17,7 +17,7 @@ def register(app: typer.Typer) -> None:
         threshold_deg: Optional[float] = typer.Option(None, help="drop samples whose held-out rotation error exceeds this [default rule: 60]"),
         quantile: Optional[float] = typer.Option(None, help="instead: drop this fraction of every class, highest --score first"),
         score: Optional[str] = typer.Option(None, help="what --quantile ranks: contrast (default: own vs competing poses' control agreement), combined, ratio, agreement, error or loss"),
-        contrast_weight: float = typer.Option(0.5, help="contrast = weight x (agreement with the likeliest wrong pose's control) - (agreement with the label's own)"),
+        contrast_weight: Optional[float] = typer.Option(None, help="contrast = weight x (agreement with the likeliest wrong pose's control) - (agreement with the label's own) [default: 0.6]"),
         backbone: str = typer.Option("mobilenet_v2", help="frozen feature extractor: mobilenet_v2, resnet18, resnet50"),
         weights: str = typer.Option("imagenet", help="imagenet, none, or a .safetensors/.pth file"),
         feature_layer: Optional[int] = typer.Option(14, help="use the backbone's first N blocks (0 = all); 14 = MobileNetV2 mid-level"),
@@ -40,9 +40,11 @@ def register(app: typer.Typer) -> None:
         from .filter import KcfConfig, run_filter
 
         cfg = KcfConfig(
-            folds=folds, by_cad=by_cad, threshold_deg=threshold_deg, quantile=quantile, score=score, contrast_weight=contrast_weight, backbone=backbone,
+            folds=folds, by_cad=by_cad, threshold_deg=threshold_deg, quantile=quantile, score=score, backbone=backbone,
             weights=weights, feature_layer=feature_layer or None, size=size, bins=bins, epochs=epochs, augment=augment, seed=seed,
         )
+        if contrast_weight is not None:
+            cfg.contrast_weight = contrast_weight
         report = run_filter(data, cfg, progress=progress, cad_library=str(cad_library) if cad_library else None)
         table = Table(title=f"KCF on {data}: kept {report['kept']}, dropped {report['dropped']} ({report['compute_seconds']['wall_total']:.0f} s)")
         for column in ("synset", "class", "kept", "dropped", "cut", "median err (deg)"):

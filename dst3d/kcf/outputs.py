@@ -217,7 +217,7 @@ def report_png(root: Path, scores, keep: np.ndarray, cuts: dict, rule: dict, cad
     ax.set_xlabel({"error": "held-out rotation error vs label (deg)", "loss": "held-out loss", "ratio": "held-out log-likelihood ratio (best guess vs label)",
                    "agreement": "control disagreement (- agreement of image edges with the Canny control)",
                    "combined": "per-class rank average of likelihood ratio and control disagreement",
-                   "contrast": "contrast: 0.5 x agreement with a competing pose's control - agreement with own control"}[rule["score"]])
+                   "contrast": f"contrast: {rule.get('contrast_weight')} x agreement with a competing pose's control - agreement with own control"}[rule["score"]])
     ax.set_ylabel("samples")
     ax.set_title(f"KCF: {len(keep)} samples, {int((~keep).sum())} dropped")
     ax.legend()

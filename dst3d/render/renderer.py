@@ -125,8 +125,10 @@ class RenderResult:
 
     def normals_at(self, flat: np.ndarray) -> np.ndarray:
         """``normals`` at flat pixel indices only: shading needs the object's pixels, not the frame."""
-        n = self.gbuffer.reshape(-1, 4)[flat, :3].astype(np.float32) * (2.0 / 255.0) - 1.0
+        g = self.gbuffer.reshape(-1, 4)[flat]
+        n = g[:, :3].astype(np.float32) * (2.0 / 255.0) - 1.0
         n[:, 1:] *= -1.0
+        n[g[:, 3] == BACKGROUND_ID] = 0.0
         return n
 
     @property
