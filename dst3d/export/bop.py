@@ -42,7 +42,7 @@ from ..cad.library import CadLibrary, CadModel
 from ..errors import UserError
 from ..progress import Progress
 from ..pose.viewpoint import project
-from ..render.annotations import Silhouette, full_silhouette
+from ..render.annotations import Silhouette, bbox_from_mask, full_silhouette
 from ..store.shards import read_table
 from .common import dataset_shards, iter_rows, job_info, staged_output, write_image, write_json
 
@@ -112,15 +112,6 @@ def _bop_box(x0: float, y0: float, x1: float, y1: float) -> list[int]:
     return [x0, y0, x1 - 1 - x0, y1 - 1 - y0]
 
 
-def _mask_box(mask: np.ndarray, offset: tuple[int, int] = (0, 0)) -> list[int]:
-    """``calc_2d_bbox`` of a mask's pixels; ``offset`` is the image origin's position on a larger canvas."""
-    ys, xs = np.nonzero(mask)
-    if xs.size == 0:
-        return [-1, -1, -1, -1]
-    x0, y0 = int(xs.min()) - offset[0], int(ys.min()) - offset[1]
-    return [x0, y0, int(xs.max()) - offset[0] - x0, int(ys.max()) - offset[1] - y0]
-
-
 def depth_scale_for(max_mm: float) -> float:
     """The finest of 0.1, 0.2, 0.5, 1, 2, 5, 10, ... mm per depth unit that keeps ``max_mm``
     within uint16: a car at 15 m and a mug at 30 cm both keep >= 26k depth levels."""
@@ -172,7 +163,7 @@ def gt_info(mask: np.ndarray, depth: np.ndarray, silhouette: Silhouette) -> dict
     and no sensor noise the visible mask is the silhouette's part inside the image."""
     px = int(mask.sum())
     visible = px > 0 and silhouette.bbox is not None  # bop_toolkit keeps [-1, -1, -1, -1] for an invisible object
-    return {"bbox_obj": _bop_box(*silhouette.bbox) if visible else [-1, -1, -1, -1], "bbox_visib": _mask_box(mask),
+    return {"bbox_obj": _bop_box(*silhouette.bbox) if visible else [-1, -1, -1, -1], "bbox_visib": _bop_box(*bbox_from_mask(mask)),
             "px_count_all": silhouette.pixels, "px_count_valid": int((depth[mask] > 0).sum()), "px_count_visib": px,
             "visib_fract": px / silhouette.pixels if silhouette.pixels else 0.0}
 
