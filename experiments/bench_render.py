@@ -21,7 +21,8 @@ import trimesh  # noqa: E402
 from dst3d.cad.library import CadLibrary  # noqa: E402
 from dst3d.control.visual_prompt import ControlConfig  # noqa: E402
 from dst3d.pipeline.run import SceneCache, render_view  # noqa: E402
-from dst3d.pose.sampling import PoseSampling, sample_rng  # noqa: E402
+from dst3d.pose.sampling import PoseSampling  # noqa: E402
+from dst3d.seeds import sample_rng  # noqa: E402
 from dst3d.pose.viewpoint import focal_from_fov, intrinsics  # noqa: E402
 
 

@@ -204,7 +204,7 @@ def _box_library(root: Path) -> Path:
 def test_generate_cli_end_to_end(tiny, tmp_path, cli):
     from dst3d.pipeline.job import JobConfig
     from dst3d.pipeline.run import run_job
-    from dst3d.pose.sampling import sample_seed
+    from dst3d.seeds import sample_seed
     from dst3d.prompts import PromptConfig, build_prompt
     from dst3d.store.schema import decode_png
     from dst3d.store.shards import read_table

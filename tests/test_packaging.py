@@ -43,7 +43,7 @@ def _run_installed(installed: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def test_installed_copy_finds_its_data_and_generates(installed):
-    probe = _run_installed(installed, "-c", "import json, dst3d.cad.library as c, dst3d.prompts.classes as p; "
+    probe = _run_installed(installed, "-c", "import json, dst3d.cad.library as c, dst3d.imagenet as p; "
                            "print(json.dumps([c.__file__, str(c.DEFAULT_LIBRARY), len(p.imagenet_classes())]))")
     assert probe.returncode == 0, probe.stderr[-2000:]
     module, library, n_classes = json.loads(probe.stdout)

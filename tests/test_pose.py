@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from dst3d.pose.sampling import PoseSampling, Range, sample_rng
+from dst3d.pose.sampling import PoseSampling, Range
+from dst3d.seeds import sample_rng
 from dst3d.pose.viewpoint import (
     Viewpoint,
     geodesic_error,

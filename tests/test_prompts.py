@@ -16,7 +16,12 @@ from typer.testing import CliRunner
 
 from dst3d.errors import UserError
 from dst3d.prompts import NEGATIVE, PromptConfig, build_prompt
-from dst3d.prompts.classes import imagenet_class, imagenet_classes, resolve_classes
+from dst3d.cad.library import CadLibrary, resolve_classes as _resolve_classes
+from dst3d.imagenet import imagenet_class, imagenet_classes
+
+
+def resolve_classes(items):
+    return _resolve_classes(items, CadLibrary(), need_model=False)
 from dst3d.prompts.llm import POSE_WORDS, clean_outputs, load_cache, write_cache
 from dst3d.prompts.templates import SLOTS, article, load_grammar
 

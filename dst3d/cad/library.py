@@ -17,6 +17,7 @@ import trimesh
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import UserError
+from ..imagenet import find_imagenet_class, imagenet_classes, is_synset_id
 from ..shipped import shipped
 
 DEFAULT_LIBRARY = shipped("cad_aligned")
@@ -83,8 +84,9 @@ class CadLibrary:
         self._parts: dict[str, list[trimesh.Trimesh]] = {}
 
     # --- lookup -------------------------------------------------------------
-    def resolve_class(self, name_or_synset: str) -> str:
-        """Synset id for a synset id, a class name or a PASCAL3D+ category name."""
+    def find_class(self, name_or_synset: str) -> str | None:
+        """Synset of a class of this library named by its synset, name (or one of its
+        comma-separated names) or PASCAL3D+ category; None if the library has none."""
         key = name_or_synset.strip()
         if key in self.manifest.classes:
             return key
@@ -94,25 +96,14 @@ class CadLibrary:
             names |= {part.strip().lower() for part in cls.name.split(",")}
             if lowered in names:
                 return synset
-        raise UserError(self._no_model_message(key))
+        return None
 
-    def _no_model_message(self, key: str) -> str:
-        """Say whether ``key`` is an ImageNet class without a model (and how to add one) or a
-        typo (and what was meant)."""
-        import difflib
+    def resolve_class(self, name_or_synset: str) -> str:
+        """Synset id of a class with CAD models here (see :func:`resolve_class`)."""
+        return resolve_class(name_or_synset, self)[0]
 
-        from ..prompts.classes import find_imagenet_class
-
-        known = ", ".join(f"{c.pascal3d or c.name} ({s})" for s, c in sorted(self.manifest.classes.items()))
-        imagenet = find_imagenet_class(key)
-        if imagenet is None:
-            names = sorted({n.strip().lower() for c in self.manifest.classes.values() for n in [*c.name.split(","), c.pascal3d or ""] if n.strip()})
-            close = difflib.get_close_matches(key.lower(), names, n=1)
-            hint = f"did you mean '{close[0]}'? " if close else ""
-            return f"unknown class '{key}'; {hint}classes with CAD models: {known}"
-        synset, name = imagenet.wnid, imagenet.name
-        return (f"no CAD model for '{name}' ({synset}) in {self.root}; add one with `dst3d cad import MESH --synset {synset} "
-                f"--front AXIS --up AXIS`, or choose a class with models: {known}")
+    def class_names(self) -> list[str]:
+        return sorted({n.strip().lower() for c in self.manifest.classes.values() for n in [*c.name.split(","), c.pascal3d or ""] if n.strip()})
 
     def cls(self, synset: str) -> CadClass:
         return self.manifest.classes[self.resolve_class(synset)]
@@ -156,6 +147,80 @@ class CadLibrary:
         tmp = path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(self.manifest.model_dump(mode="json"), indent=1) + "\n")
         os.replace(tmp, path)
+
+
+def resolve_class(item: str, library: CadLibrary | None = None, need_model: bool = True) -> tuple[str, str]:
+    """(synset, class name) for what a user typed: a synset id, a CAD class name (car,
+    aeroplane, ...), an ImageNet name (any lemma, case-insensitive) or an alias.
+
+    The one class resolver of dst3d (jobs, prompts, ``cad import`` and the CLI use it), so
+    the same class spelled two ways is the same class everywhere. With ``need_model`` the
+    class must have CAD models in ``library``; the error then says how to add one, or what a
+    typo meant. Without it any ImageNet class or WordNet id is accepted (prompts).
+    """
+    key = item.strip()
+    synset = library.find_class(key) if library is not None else None
+    imagenet = find_imagenet_class(key) if synset is None else None
+    if synset is not None:
+        known = find_imagenet_class(synset) if key == synset else None
+        name = known.name if known else library.manifest.classes[synset].name
+    elif imagenet is not None:
+        synset, name = imagenet.wnid, imagenet.name
+    elif is_synset_id(key):
+        synset, name = key, key  # a synset outside ImageNet-1k: its id as name
+    else:
+        raise UserError(_unknown_message(key, library, need_model))
+    if need_model and (library is None or synset not in library.manifest.classes):
+        raise UserError(_no_model_message(synset, name, library))
+    return synset, name
+
+
+def resolve_classes(items: list[str], library: CadLibrary | None = None, need_model: bool = True) -> list[tuple[str, str]]:
+    """:func:`resolve_class` of each item, duplicates (the same class spelled twice) dropped;
+    ``all`` means the 1000 ImageNet classes and ``cad`` the library's classes."""
+    out: dict[str, str] = {}
+    for raw in items:
+        item = raw.strip()
+        if not item:
+            continue
+        if item.lower() == "all":
+            out.update({c.wnid: c.name for c in imagenet_classes()})
+        elif item.lower() == "cad":
+            if library is None or not library.manifest.classes:
+                raise UserError("no CAD library classes for 'cad'; run `dst3d cad build` or list classes explicitly")
+            out.update({s: c.name for s, c in library.manifest.classes.items()})
+        else:
+            synset, name = resolve_class(item, library, need_model)
+            out.setdefault(synset, name)
+    if not out:
+        raise UserError("no classes given; e.g. --classes car,n02690373 (or all, or cad)")
+    return list(out.items())
+
+
+def _known(library: CadLibrary | None) -> str:
+    if library is None:
+        return ""
+    return ", ".join(f"{c.pascal3d or c.name} ({s})" for s, c in sorted(library.manifest.classes.items()))
+
+
+def _unknown_message(key: str, library: CadLibrary | None, need_model: bool) -> str:
+    import difflib
+
+    names = library.class_names() if library is not None else []
+    if not need_model or not names:
+        names = names + [n for c in imagenet_classes() for n in c.names]
+    close = difflib.get_close_matches(key.lower() if need_model else key, names, n=3 if not need_model else 1)
+    if need_model:
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        return f"unknown class '{key}'; {hint}classes with CAD models: {_known(library)}"
+    hint = f"; did you mean {', '.join(close)}?" if close else "; use a WordNet id such as n02814533"
+    return f"unknown class '{key}'{hint}"
+
+
+def _no_model_message(synset: str, name: str, library: CadLibrary | None) -> str:
+    where = f" in {library.root}" if library is not None else ""
+    return (f"no CAD model for '{name}' ({synset}){where}; add one with `dst3d cad import MESH --synset {synset} "
+            f"--front AXIS --up AXIS`, or choose a class with models: {_known(library)}")
 
 
 def load_parts(path: Path) -> list[trimesh.Trimesh]:

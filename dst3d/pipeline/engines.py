@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from ..store.shards import write_shard
+from .generator import Generator
 from .job import JobConfig
 
 ShardResult = dict  # {"shard": int, "samples": int, "timings": {stage: seconds}}
 
 
-def make_shard(generator, out: Path, number: int, n_shards: int, indices: range, on_sample=None) -> ShardResult:
+def make_shard(generator: Generator, out: Path, number: int, n_shards: int, indices: range, on_sample=None) -> ShardResult:
     rows = generator.rows(indices, on_sample=on_sample)
     t0 = time.perf_counter()
     write_shard(out, number, n_shards, rows)
@@ -29,7 +30,7 @@ def make_shard(generator, out: Path, number: int, n_shards: int, indices: range,
     return {"shard": number, "samples": len(rows), "timings": timings}
 
 
-def run_inline(job: JobConfig, out: Path, shards: list[range], pending: list[int], advance: Callable[[int], None], generator) -> Iterator[ShardResult]:
+def run_inline(job: JobConfig, out: Path, shards: list[range], pending: list[int], advance: Callable[[int], None], generator: Generator) -> Iterator[ShardResult]:
     for number in pending:
         yield make_shard(generator, out, number, len(shards), shards[number], on_sample=advance)
 
@@ -41,8 +42,6 @@ _worker_generator = None
 
 def _init_worker(job_json: str) -> None:
     global _worker_generator
-    from .run import Generator
-
     _worker_generator = Generator(JobConfig.model_validate_json(job_json))
 
 

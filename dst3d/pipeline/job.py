@@ -18,7 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from ..cad.library import CadLibrary
 from ..control.visual_prompt import ControlConfig
 from ..errors import UserError
-from ..pose.sampling import PoseSampling, sample_rng, sample_seed
+from ..pose.sampling import PoseSampling
+from ..seeds import sample_rng, sample_seed
 from ..pose.viewpoint import Viewpoint, focal_from_fov, intrinsics
 from ..prompts import PromptConfig, build_prompt
 

@@ -15,14 +15,13 @@ from typing import Iterator
 
 from ..errors import UserError
 from ..store.shards import write_shard
+from .generator import Generator
 from .job import JobConfig
 
 _render_generators: dict = {}  # per Ray worker process: job fingerprint -> Generator
 
 
-def _generator(job_json: str):
-    from .run import Generator
-
+def _generator(job_json: str) -> Generator:
     job = JobConfig.model_validate_json(job_json)
     key = job.fingerprint()
     if key not in _render_generators:
@@ -39,8 +38,6 @@ def _render_batch(job_json: str, start: int, stop: int):
 
 class _AppearanceActor:
     def __init__(self, job_json: str):
-        from .run import Generator
-
         self.generator = Generator(JobConfig.model_validate_json(job_json))
         self.generator.backend  # one model load per actor, up front
 

@@ -15,17 +15,12 @@ from pathlib import Path
 
 from .. import __version__
 from ..errors import UserError
+from ..files import write_json_atomic
 from ..store.shards import DATA_DIR, JOB_FILE, shard_name
 from .job import JobConfig
 
 LOCK_FILE = ".dst3d.lock"
 STATS_FILE = "dst3d_stats.json"
-
-
-def write_json_atomic(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=1))
-    os.replace(tmp, path)
 
 
 def check_output(out: Path, job: JobConfig) -> bool:
@@ -113,7 +108,7 @@ def lock_holder(out: Path) -> int | None:
 
 def remove_partial_files(out: Path) -> int:
     """Temporary shard files left by a killed writer (only ever called under the lock)."""
-    stale = list((out / DATA_DIR).glob(".*.tmp")) if (out / DATA_DIR).exists() else []
+    stale = list((out / DATA_DIR).glob(".*.tmp*")) if (out / DATA_DIR).exists() else []
     for path in stale:
         path.unlink(missing_ok=True)
     return len(stale)

@@ -1,7 +1,7 @@
 """Camera pose sampling: distributions as plain config, one RNG stream per sample.
 
-Every draw takes a ``numpy.random.Generator`` made by :func:`sample_rng` from
-(job seed, sample index, stream), so any single sample can be re-drawn alone, in any
+Every draw takes a ``numpy.random.Generator`` made by :func:`dst3d.seeds.sample_rng` from
+(job seed, sample index, "pose"), so any single sample can be re-drawn alone, in any
 order, on any worker: the basis of resumable and distributed runs.
 """
 
@@ -13,18 +13,6 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .viewpoint import TWO_PI, Viewpoint, wrap_angle
-
-# Independent streams drawn from one (seed, index): adding a stream never shifts another.
-STREAMS = {"pose": 0, "cad": 1, "appearance": 2, "prompt": 3, "diffusion": 4}
-
-
-def sample_rng(job_seed: int, index: int, stream: str) -> np.random.Generator:
-    return np.random.default_rng(np.random.SeedSequence([int(job_seed), int(index), STREAMS[stream]]))
-
-
-def sample_seed(job_seed: int, index: int, stream: str) -> int:
-    """A 31-bit integer seed for libraries that want an int (torch, diffusers)."""
-    return int(sample_rng(job_seed, index, stream).integers(0, 2**31 - 1))
 
 
 class Range(BaseModel):

@@ -17,7 +17,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import UserError
-from ..pose.sampling import sample_rng
+from ..seeds import sample_rng
 from .llm import cache_path, load_cache
 from .templates import load_grammar, template_prompt
 

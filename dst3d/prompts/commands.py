@@ -37,12 +37,11 @@ def build(
 
     from ..errors import UserError
     from ..progress import Progress
-    from .classes import resolve_classes
     from .llm import LLMSettings, LLMWriter, default_cache_dir, load_cache, write_cache
 
     if dtype not in {"auto", "fp32", "fp16", "bf16"}:
         raise UserError(f"--dtype must be auto, fp32, fp16 or bf16, got {dtype}")
-    targets = resolve_classes(_split(classes))
+    targets = _resolve(classes)
     folder = out or default_cache_dir()
     if not overwrite:
         targets = [(s, name) for s, name in targets if not (load_cache(folder, s) or {}).get("prompts")]
@@ -82,16 +81,27 @@ def show(
     """Print N prompts per class as `dst3d generate` draws them (sample indices 0..N-1)."""
     from ..pipeline.job import load_job
     from .build import PromptConfig, build_prompt, cached_prompts
-    from .classes import resolve_classes
 
     prompt_config = load_job(config, {"classes": ["_"]}).prompts if config else PromptConfig()
-    for synset, name in resolve_classes(_split(classes)):
+    for synset, name in _resolve(classes):
         source = "LLM cache" if cached_prompts(prompt_config, synset) else "templates"
         typer.echo(f"{name} ({synset}), from {source}:")
         for index in range(n):
             prompt, _ = build_prompt(prompt_config, synset, name, seed, index)
             typer.echo(f"  {index}: {prompt}")
     typer.echo(f"negative: {prompt_config.negative}")
+
+
+def _resolve(classes: str) -> list[tuple[str, str]]:
+    """Any ImageNet class or WordNet id (prompts need no CAD model); CAD names too."""
+    from ..cad.library import CadLibrary, resolve_classes
+    from ..errors import UserError
+
+    try:
+        library = CadLibrary()
+    except UserError:
+        library = None
+    return resolve_classes(_split(classes), library, need_model=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -24,7 +24,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from ..errors import UserError
-from .classes import data_dir, imagenet_class
+from ..imagenet import data_dir, imagenet_class
 from .templates import load_grammar
 
 CACHE_VERSION = 1

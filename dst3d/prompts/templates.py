@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
-from .classes import data_dir, imagenet_class
+from ..imagenet import data_dir, imagenet_class
 
 DESCRIPTORS_FILE = "descriptors.json"
 SLOTS = {"style", "style_short", "a", "appearance", "name", "material", "setting", "lighting", "weather", "camera"}

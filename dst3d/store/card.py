@@ -10,7 +10,6 @@ with their pose drawn on) and ``assets/pose_distribution.png``.
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -19,7 +18,9 @@ import numpy as np
 import pyarrow.parquet as pq
 import yaml
 
-from .shards import DATA_DIR, read_job_file, read_table, sample_rows
+from ..files import write_text_atomic
+from .dataset import read_table
+from .shards import DATA_DIR, read_job_file
 
 KCF_DIR = "kcf"
 KCF_REPORT = "kcf/report.json"
@@ -230,20 +231,6 @@ def collect(root: Path) -> dict:
     }
 
 
-# --- pictures -----------------------------------------------------------------------------
-def write_assets(root: Path, out: Path, n: int = 16) -> list[str]:
-    """assets/samples.png and assets/pose_distribution.png under ``out``; relative paths."""
-    import cv2
-
-    from ..viz.inspect import contact_sheet, pose_distribution
-
-    root, out = Path(root), Path(out)
-    (out / ASSETS_DIR).mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(out / SAMPLES_PNG), contact_sheet(sample_rows(root, n))[..., ::-1])
-    pose_distribution(read_table(root, columns=["azimuth", "elevation", "theta", "distance"]), out / POSE_PNG)
-    return [SAMPLES_PNG, POSE_PNG]
-
-
 # --- writing ------------------------------------------------------------------------------
 def _table(header: list[str], rows: list[list]) -> list[str]:
     def cell(v):
@@ -262,7 +249,8 @@ def _flatten(settings: dict, prefix: str = "") -> list[tuple[str, str]]:
     return out
 
 
-def render_card(stats: dict, repo_id: str | None = None, license: str = "cc-by-4.0", assets: bool = True) -> str:
+def render_card(stats: dict, repo_id: str | None = None, license: str = "cc-by-4.0", pictures: list[str] | tuple = ()) -> str:
+    """The card's Markdown; ``pictures`` (paths relative to the card) are linked where they fit."""
     from datasets import Features
 
     features = Features.from_arrow_schema(stats["features"]) if stats["features"] is not None else None
@@ -276,7 +264,7 @@ def render_card(stats: dict, repo_id: str | None = None, license: str = "cc-by-4
              "images are turned into images by an appearance backend, and every image inherits the pose of its render.",
              "", "```python", "from datasets import load_dataset",
              f'ds = load_dataset("{repo_id or "path/or/repo-id"}", split="train")', "```", ""]
-    if assets:
+    if SAMPLES_PNG in pictures:
         lines += [f"![samples with their pose labels]({SAMPLES_PNG})", "",
                   "*Samples: generated image with the labelled object axes (x red, y green, z blue), visible box and "
                   "keypoints; beside it, the control image it was generated from.*", ""]
@@ -288,7 +276,7 @@ def render_card(stats: dict, repo_id: str | None = None, license: str = "cc-by-4
               f"Control images: {', '.join(f'{c} ({k})' for c, k in stats['controls'].items())}.", ""]
 
     lines += ["## Pose convention", "", POSE_CONVENTION, "", "## Pose distribution", ""]
-    if assets:
+    if POSE_PNG in pictures:
         lines += [f"![pose distribution]({POSE_PNG})", ""]
     lines += _table(["class", "azimuth (deg)", "elevation (deg)", "theta (deg)", "distance (units)", "mean visible fraction"],
                     [[c["class_name"], c["azimuth_deg"], c["elevation_deg"], c["theta_deg"], c["distance"], f"{c['visible_fraction']:.3f}"] for c in stats["classes"]])
@@ -350,19 +338,17 @@ def render_card(stats: dict, repo_id: str | None = None, license: str = "cc-by-4
     return "\n".join(lines)
 
 
-def write_card(root: Path, license: str = "cc-by-4.0", *, out: Path | None = None, repo_id: str | None = None, assets: bool = True) -> Path:
-    """Write README.md (and its pictures unless ``assets=False``) for the dataset in ``root``.
+def write_card(root: Path, license: str = "cc-by-4.0", *, out: Path | None = None, repo_id: str | None = None,
+               pictures: list[str] | tuple = ()) -> Path:
+    """Write README.md for the dataset in ``root``, linking ``pictures``.
 
-    ``out`` (default ``root``) receives README.md and assets/; publishing stages the card in
-    a temporary folder this way so the dataset folder is only read.
+    ``out`` (default ``root``) receives README.md; publishing stages the card in a
+    temporary folder this way so the dataset folder is only read. ``pictures`` are paths
+    relative to ``out`` that the caller has already written (e.g. by
+    :func:`dst3d.viz.inspect.card_pictures`): the card never links a file that is not there.
     """
     root = Path(root)
     out = Path(out) if out is not None else root
     stats = collect(root)
-    if assets and stats["n"]:
-        write_assets(root, out)
-    path = out / "README.md"
-    tmp = path.with_name(f".README.md.{os.getpid()}.tmp")
-    tmp.write_text(render_card(stats, repo_id, license, assets=assets and stats["n"] > 0))
-    os.replace(tmp, path)
-    return path
+    present = [p for p in pictures if (out / p).is_file()]
+    return write_text_atomic(out / "README.md", render_card(stats, repo_id, license, pictures=present if stats["n"] else ()))

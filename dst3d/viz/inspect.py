@@ -9,7 +9,9 @@ import numpy as np
 
 from ..pose.viewpoint import project
 from ..store.schema import decode_png
-from ..store.shards import read_table, sample_rows
+from ..files import atomic_path
+from ..store.card import POSE_PNG, SAMPLES_PNG
+from ..store.dataset import open_dataset
 
 AXIS_COLOURS = {(1, 0, 0): (230, 40, 40), (0, 1, 0): (40, 200, 40), (0, 0, 1): (40, 90, 240)}
 
@@ -70,16 +72,38 @@ def pose_distribution(table, path: Path) -> Path:
         ax.set_title(f"{name} ({unit})")
     fig.suptitle(f"pose distribution, {table.num_rows} samples")
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=90)
     plt.close(fig)
+    return path
+
+
+def _write_png(path: Path, rgb: np.ndarray) -> Path:
+    ok, buf = cv2.imencode(".png", np.ascontiguousarray(rgb[..., ::-1]))
+    if not ok:
+        raise RuntimeError(f"PNG encoding failed for {path}")
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(buf.tobytes())
     return path
 
 
 def inspect_dataset(root: Path, out: Path, n: int = 16) -> list[Path]:
     """Contact sheet of n rows spread over the dataset and the pose plot; reads only the
     row groups of the picked rows and the four pose columns, so any size works."""
-    table = read_table(root, columns=["azimuth", "elevation", "theta", "distance"])
+    dataset = open_dataset(root)
+    table = dataset.table(columns=["azimuth", "elevation", "theta", "distance"])
     out.mkdir(parents=True, exist_ok=True)
-    sheet_path = out / "contact_sheet.png"
-    cv2.imwrite(str(sheet_path), contact_sheet(sample_rows(root, n))[..., ::-1])
-    return [sheet_path, pose_distribution(table, out / "pose_distribution.png")]
+    sheet = _write_png(out / "contact_sheet.png", contact_sheet(dataset.sample_rows(n)))
+    return [sheet, pose_distribution(table, out / "pose_distribution.png")]
+
+
+def card_pictures(root: Path, out: Path | None = None, n: int = 16) -> list[str]:
+    """The dataset card's pictures (samples, pose distribution) written under ``out``
+    (default ``root``); their paths relative to ``out``, for :func:`dst3d.store.card.write_card`."""
+    root = Path(root)
+    out = Path(out) if out is not None else root
+    dataset = open_dataset(root)
+    (out / SAMPLES_PNG).parent.mkdir(parents=True, exist_ok=True)
+    _write_png(out / SAMPLES_PNG, contact_sheet(dataset.sample_rows(n)))
+    pose_distribution(dataset.table(columns=["azimuth", "elevation", "theta", "distance"]), out / POSE_PNG)
+    return [SAMPLES_PNG, POSE_PNG]

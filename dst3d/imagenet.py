@@ -1,24 +1,26 @@
 """The 1000 ImageNet-1k classes (WordNet ids, names, glosses) shipped in ``prompts/``.
 
-``prompts/imagenet_classes.json`` holds them in class-index order; no run-time dependency
-on timm or nltk. :func:`resolve_classes` turns what a user types (synset ids, ImageNet
-names, the CAD library's class names) into synset ids.
+``prompts/imagenet_classes.json`` holds them in class-index order, and the ``aliases`` of
+``prompts/descriptors.json`` map PASCAL3D+ names (aeroplane, tvmonitor, ...) to synsets;
+no run-time dependency on timm or nltk. Core data: every stage may import this module,
+and it imports no stage. The resolver that also knows the CAD library is
+:func:`dst3d.cad.library.resolve_class`.
 """
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from ..errors import UserError
-from ..shipped import shipped
+from .errors import UserError
+from .shipped import shipped
 
 PROMPTS_DIR = shipped("prompts")
 CLASSES_FILE = "imagenet_classes.json"
+DESCRIPTORS_FILE = "descriptors.json"
 
 
 def data_dir() -> Path:
@@ -45,6 +47,8 @@ def _load(path: str) -> tuple[ImageNetClass, ...]:
         data = json.loads(Path(path).read_text())
     except FileNotFoundError:
         raise UserError(f"ImageNet class list {path} is missing; reinstall dst3d or set DST3D_PROMPTS_DATA to a folder holding {CLASSES_FILE}") from None
+    except ValueError as exc:
+        raise UserError(f"ImageNet class list {path} is not valid JSON ({exc}); reinstall dst3d or fix DST3D_PROMPTS_DATA") from None
     return tuple(
         ImageNetClass(int(r["index"]), r["wnid"], tuple(r["names"]), r.get("definition", ""), r.get("group", "object")) for r in data["classes"]
     )
@@ -63,61 +67,28 @@ def imagenet_class(wnid: str) -> ImageNetClass | None:
     return _by_wnid(str(data_dir() / CLASSES_FILE)).get(wnid)
 
 
-def _cad_classes() -> dict[str, str]:
-    """Synset -> name of the CAD library's classes; empty when no library is there."""
+@lru_cache(maxsize=4)
+def _aliases(path: str, mtime: int) -> dict[str, str]:
     try:
-        from ..cad.library import CadLibrary
-
-        return {s: c.name for s, c in CadLibrary().manifest.classes.items()}
-    except Exception:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
         return {}
+    return {k.lower().replace(" ", ""): v for k, v in data.get("aliases", {}).items()}
 
 
-def resolve_classes(items: list[str]) -> list[tuple[str, str]]:
-    """(synset, class name) for each item: ``all`` (the 1000 ImageNet classes), ``cad``
-    (the CAD library's classes), a synset id, a CAD class name (car, aeroplane, ...) or an
-    ImageNet class name (any of its lemmas, case-insensitive)."""
-    out: dict[str, str] = {}
-    for raw in items:
-        item = raw.strip()
-        if not item:
-            continue
-        if item.lower() == "all":
-            out.update({c.wnid: c.name for c in imagenet_classes()})
-        elif item.lower() == "cad":
-            cad = _cad_classes()
-            if not cad:
-                raise UserError("no CAD library found for --classes cad; run `dst3d cad build` or list classes explicitly")
-            out.update(cad)
-        else:
-            synset, name = _resolve_one(item)
-            out[synset] = name
-    if not out:
-        raise UserError("no classes given; e.g. --classes car,n02690373 (or all, or cad)")
-    return list(out.items())
-
-
-def _resolve_one(item: str) -> tuple[str, str]:
-    known = imagenet_class(item)
-    if known:
-        return known.wnid, known.name
+def aliases() -> dict[str, str]:
+    """Alias (lower case, no spaces) -> synset, from the prompt descriptors' ``aliases``."""
+    path = data_dir() / DESCRIPTORS_FILE
     try:
-        from ..cad.library import CadLibrary
+        mtime = path.stat().st_mtime_ns
+    except OSError:
+        mtime = 0
+    return _aliases(str(path), mtime)
 
-        library = CadLibrary()
-        synset = library.resolve_class(item)
-        return synset, library.manifest.classes[synset].name
-    except UserError:
-        pass
-    if item.startswith("n") and item[1:].isdigit() and len(item) == 9:
-        return item, item  # a synset outside ImageNet-1k: generic descriptors, its id as name
-    found = find_imagenet_class(item)
-    if found:
-        return found.wnid, found.name
-    names = [n for c in imagenet_classes() for n in c.names]
-    close = difflib.get_close_matches(item, names, n=3)
-    hint = f"; did you mean {', '.join(close)}?" if close else "; use a WordNet id such as n02814533"
-    raise UserError(f"unknown class '{item}'{hint}")
+
+def is_synset_id(item: str) -> bool:
+    """A WordNet noun offset as ImageNet writes it: ``n`` and 8 digits."""
+    return len(item) == 9 and item.startswith("n") and item[1:].isdigit()
 
 
 def find_imagenet_class(item: str) -> ImageNetClass | None:
@@ -129,9 +100,7 @@ def find_imagenet_class(item: str) -> ImageNetClass | None:
     for cls in imagenet_classes():
         if lowered in (n.lower() for n in cls.names):
             return cls
-    from .templates import load_grammar
-
-    alias = load_grammar().aliases.get(lowered.replace(" ", ""))
+    alias = aliases().get(lowered.replace(" ", ""))
     return imagenet_class(alias) if alias else None
 
 

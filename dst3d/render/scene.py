@@ -1,0 +1,149 @@
+"""Scenes kept open per CAD model, one render-and-annotate path, and re-rendering records.
+
+Generation and every later re-render (KCF, exports, injections, reports) come through
+:func:`render_pose`, so a record's masks, boxes and control images are reproducible from
+its pose by construction. :class:`Rerenderer` reads what a re-render needs (CAD model,
+pose, K, image size, clip planes) from a stored record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Callable, Protocol
+
+import numpy as np
+
+from ..cad.library import CadLibrary, CadModel
+from .annotations import Silhouette, bbox_from_mask, full_silhouette, project_keypoints, visible_fraction
+from .renderer import Renderer, RenderResult
+
+ZNEAR, ZFAR = 0.05, 100.0
+
+
+class SceneCache:
+    """Open renderers per CAD model, least recently used closed first (GL contexts are
+    costly to build, cheap to keep: scenes are built once per model, not per view)."""
+
+    def __init__(self, library: CadLibrary, width: int, height: int, capacity: int = 8, znear: float = ZNEAR, zfar: float = ZFAR):
+        self.library, self.width, self.height, self.capacity = library, width, height, capacity
+        self.znear, self.zfar = znear, zfar
+        self._open: OrderedDict[str, tuple[Renderer, CadModel, np.ndarray]] = OrderedDict()
+        self._digests: dict[str, str] = {}
+
+    def get(self, cad_id: str) -> tuple[Renderer, CadModel, np.ndarray]:
+        """(renderer, model, all vertices) of a CAD model, opening its scene if needed."""
+        if cad_id in self._open:
+            self._open.move_to_end(cad_id)
+            return self._open[cad_id]
+        _, model = self.library.model(cad_id)
+        parts = self.library.load_parts(model)
+        renderer = Renderer(parts, self.width, self.height, self.znear, self.zfar)
+        vertices = np.vstack([np.asarray(part.vertices) for part in parts])  # for annotations
+        self._open[cad_id] = (renderer, model, vertices)
+        while len(self._open) > self.capacity:
+            _, (old, _, _) = self._open.popitem(last=False)
+            _close(old)
+        return self._open[cad_id]
+
+    def mesh_digest(self, cad_id: str) -> str:
+        """First 16 hex digits of the mesh file's sha256 (recorded with every sample)."""
+        if cad_id not in self._digests:
+            _, model = self.library.model(cad_id)
+            self._digests[cad_id] = hashlib.sha256(self.library.mesh_path(model).read_bytes()).hexdigest()[:16]
+        return self._digests[cad_id]
+
+    def close(self) -> None:
+        for renderer, _, _ in self._open.values():
+            _close(renderer)
+        self._open.clear()
+
+
+def _close(renderer: Renderer) -> None:
+    try:
+        renderer.close()
+    except Exception:  # noqa: BLE001 - pyrender's EGL teardown may fail once the shared display is gone
+        pass
+
+
+@dataclass
+class RenderedPose:
+    """One pose of one CAD model: the render's buffers and the annotations made from them."""
+
+    render: RenderResult
+    annotations: dict  # bbox, visible_fraction, keypoints (the record's columns)
+    render_at: Callable[[np.ndarray], RenderResult]  # the same pose through another K (tiles)
+    vertices: np.ndarray  # the model's vertices (object units)
+
+    @property
+    def mask(self) -> np.ndarray:
+        return self.render.mask
+
+    def full_silhouette(self) -> Silhouette:
+        """The silhouette beyond the image border too (BOP's px_count_all, bbox_obj)."""
+        return full_silhouette(self.render, self.render_at, self.vertices)
+
+
+def render_pose(scenes: SceneCache, cad_id: str, R, t, K) -> RenderedPose:
+    """Render one pose of one CAD model with its annotations (the only render path)."""
+    renderer, model, vertices = scenes.get(cad_id)
+    R, t, K = (np.asarray(a, np.float64) for a in (R, t, K))
+    result = renderer.render(R, t, K)
+
+    def render_at(K_tile: np.ndarray) -> RenderResult:
+        return renderer.render(R, t, K_tile)
+
+    names, points = scenes.library.keypoints(model)
+    annotations = {
+        "bbox": bbox_from_mask(result.mask),
+        "visible_fraction": visible_fraction(result, render_at, vertices),
+        "keypoints": project_keypoints(result, names, points),
+    }
+    return RenderedPose(result, annotations, render_at, vertices)
+
+
+class PosedRecord(Protocol):
+    """What a re-render reads from a record (a :class:`dst3d.store.Record` has it all)."""
+
+    cad_id: str
+    R: Any
+    t: Any
+    K: Any
+    width: int
+    height: int
+
+
+class Rerenderer:
+    """Re-render stored records: ``Rerenderer(library).view(record, R=None, t=None)``.
+
+    The record's own pose, K and image size are used unless ``R``/``t``/``K`` are given
+    (a competing hypothesis, an injected error). One open scene cache per image size and
+    clip planes, so datasets with mixed sizes work; close it (or use ``with``) when done.
+    """
+
+    def __init__(self, library: CadLibrary, capacity: int = 16):
+        self.library, self.capacity = library, capacity
+        self._caches: dict[tuple[int, int, float, float], SceneCache] = {}
+
+    def scenes(self, width: int, height: int, znear: float = ZNEAR, zfar: float = ZFAR) -> SceneCache:
+        key = (int(width), int(height), float(znear), float(zfar))
+        if key not in self._caches:
+            self._caches[key] = SceneCache(self.library, key[0], key[1], self.capacity, key[2], key[3])
+        return self._caches[key]
+
+    def view(self, record: PosedRecord, R=None, t=None, K=None) -> RenderedPose:
+        render_info = getattr(record, "render", None) or {}
+        scenes = self.scenes(record.width, record.height, render_info.get("znear", ZNEAR), render_info.get("zfar", ZFAR))
+        return render_pose(scenes, record.cad_id, record.R if R is None else R, record.t if t is None else t, record.K if K is None else K)
+
+    def close(self) -> None:
+        for scenes in self._caches.values():
+            scenes.close()
+        self._caches.clear()
+
+    def __enter__(self) -> "Rerenderer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
