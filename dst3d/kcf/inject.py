@@ -61,7 +61,7 @@ def inject_errors(src: Path, dst: Path, fraction: float = 0.1, seed: int = 0, mo
         k = max(1, int(round(len(idx) * fraction)))
         for i in rng.permutation(idx)[:k]:
             chosen[int(i)] = {"mode": modes[len(chosen) % len(modes)]}
-    sampler = {s: plan._pose_sampling(s) for s in set(synsets.tolist())}
+    sampler = {s: plan.pose_sampling(s) for s in set(synsets.tolist())}
     for i, info in chosen.items():
         r = meta[i]
         label_R = viewpoint_to_rotation(r["azimuth"], r["elevation"], r["theta"])

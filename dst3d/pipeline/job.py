@@ -106,7 +106,7 @@ class Plan:
         self.job = job
         self.library = library or CadLibrary(job.cad_library)
         self.synsets = _unique([self.library.resolve_class(c) for c in job.classes])
-        self._pose = {s: self._pose_sampling(s) for s in self.synsets}
+        self._pose = {s: self.pose_sampling(s) for s in self.synsets}
         for synset in self.synsets:
             models = self.library.manifest.classes[synset].models
             if not models:
@@ -117,7 +117,7 @@ class Plan:
     def __len__(self) -> int:
         return len(self.synsets) * self.job.per_class
 
-    def _pose_sampling(self, synset: str) -> PoseSampling:
+    def pose_sampling(self, synset: str) -> PoseSampling:
         """Built-in defaults < the class's manifest defaults < job.pose < job.class_pose."""
         cls = self.library.manifest.classes[synset]
         per_class = {}
