@@ -9,9 +9,12 @@ from typing import Optional
 
 import typer
 
+from . import __version__
+from .config import default_help, given
 from .errors import UserError
+from .pipeline.job import JobConfig
 
-app = typer.Typer(help="Pose-labelled image datasets by 3D Diffusion Style Transfer.", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 
 # Stage modules that add commands; each has `register(app: typer.Typer) -> None`.
 COMMAND_MODULES = [
@@ -24,15 +27,26 @@ COMMAND_MODULES = [
 ]
 
 
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"dst3d {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="print the version and exit")) -> None:
+    """Pose-labelled image datasets by 3D Diffusion Style Transfer."""
+
+
 @app.command()
 def generate(
     classes: Optional[str] = typer.Option(None, help="comma-separated synsets or class names, e.g. car,n02690373"),
-    per_class: Optional[int] = typer.Option(None, help="images per class (default: 8)"),
+    per_class: Optional[int] = typer.Option(None, help=default_help(JobConfig, "per_class", "images per class")),
     out: Path = typer.Option(..., help="output folder (a new Hugging Face dataset repo)"),
-    backend: Optional[str] = typer.Option(None, help="appearance backend: render (offline, default) or controlnet"),
+    backend: Optional[str] = typer.Option(None, help=default_help(JobConfig, "backend", "appearance backend: render (offline) or controlnet")),
     config: Optional[Path] = typer.Option(None, help="job YAML/JSON; command-line values override it"),
-    seed: Optional[int] = typer.Option(None, help="job seed (default: 0)"),
-    size: Optional[int] = typer.Option(None, help="image width and height in pixels (default: 512)"),
+    seed: Optional[int] = typer.Option(None, help=default_help(JobConfig, "seed", "job seed")),
+    size: Optional[int] = typer.Option(None, help=default_help(JobConfig, "width", "image width and height in pixels")),
     cad_library: Optional[Path] = typer.Option(None, help="CAD library folder (default: the shipped cad_aligned/)"),
     base_model: Optional[str] = typer.Option(None, help="controlnet backend: base model hub id or local folder"),
     controlnet: Optional[str] = typer.Option(None, help="controlnet backend: ControlNet hub id or local folder"),
@@ -49,24 +63,15 @@ def generate(
     from rich.console import Console
     from rich.table import Table
 
-    from .pipeline.job import load_job
-    from .pipeline.run import run_job
+    from . import api
 
-    overrides = {
-        "classes": [c.strip() for c in classes.split(",") if c.strip()] if classes is not None else None,
-        "per_class": per_class,
-        "backend": backend,
-        "seed": seed,
-        "width": size,
-        "height": size,
-        "cad_library": str(cad_library) if cad_library else None,
-    }
-    job = load_job(config, overrides)
-    flags = {"base_model": base_model, "controlnet": controlnet, "steps": steps}
-    flags = {k: v for k, v in flags.items() if v is not None}
-    if flags:  # merged into, not replacing, the job's backend_options
-        job = load_job(None, {**job.model_dump(), "backend_options": {**job.backend_options, **flags}})
-    summary = run_job(job, out, progress=progress, engine=engine, workers=workers, address=address)
+    overrides = given(
+        classes=[c.strip() for c in classes.split(",") if c.strip()] if classes is not None else None,
+        per_class=per_class, backend=backend, seed=seed, width=size, height=size,
+        cad_library=str(cad_library) if cad_library else None,
+    )
+    job = api.load_job(config, overrides, backend_options=given(base_model=base_model, controlnet=controlnet, steps=steps))
+    summary = api.generate(job, out, progress=progress, engine=engine, workers=workers, address=address)
     console = Console()
     if not summary.timings:
         console.print(f"{summary.out}: all {summary.samples} samples were already done")
@@ -84,12 +89,12 @@ def generate(
 def inspect(
     data: Path = typer.Argument(..., help="a dataset folder made by `dst3d generate`"),
     out: Optional[Path] = typer.Option(None, help="folder for the PNGs (default: DATA/inspect)"),
-    n: int = typer.Option(16, help="samples on the contact sheet"),
+    n: int = typer.Option(16, help="samples on the contact sheet (default: 16)"),
 ) -> None:
     """Write a contact sheet (image, control, pose axes) and a pose-distribution plot."""
-    from .viz.inspect import inspect_dataset
+    from . import api
 
-    for path in inspect_dataset(data, out or data / "inspect", n):
+    for path in api.inspect(data, out, n):
         typer.echo(str(path))
 
 
@@ -124,3 +129,6 @@ def main() -> None:
     except UserError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(2)
+    except KeyboardInterrupt:
+        typer.echo("interrupted; finished work is kept (run the same command again to resume a generate)", err=True)
+        sys.exit(130)

@@ -207,7 +207,7 @@ def test_generate_cli_end_to_end(tiny, tmp_path, cli):
     from dst3d.seeds import sample_seed
     from dst3d.prompts import PromptConfig, build_prompt
     from dst3d.store.schema import decode_png
-    from dst3d.store.shards import read_table
+    from dst3d.store.dataset import read_table
 
     library = _box_library(tmp_path / "cad")
     options = {"base_model": str(tiny["sd15"]), "controlnet": str(tiny["cn"]), "steps": 2}

@@ -9,13 +9,13 @@ import yaml
 from datasets import load_dataset
 
 from dst3d.cad.library import CadLibrary
-from dst3d.control.visual_prompt import ControlConfig
+from dst3d.control.visual_prompt import make_controls
 from dst3d.errors import UserError
 from dst3d.pipeline.job import JobConfig
-from dst3d.pipeline.run import SceneCache, render_view, run_job
+from dst3d.pipeline.run import run_job
 from dst3d.pose.viewpoint import viewpoint_to_rotation
-from dst3d.store.schema import decode_png
-from dst3d.store.shards import read_table
+from dst3d.render.scene import Rerenderer
+from dst3d.store.dataset import open_dataset, read_table
 
 
 def test_cli_generate_then_load_dataset(cli, tmp_path):
@@ -49,16 +49,13 @@ def test_cli_inspect_writes_pngs(cli, small_dataset, tmp_path):
 
 
 def test_stored_record_rerenders_its_control(small_dataset):
-    rows = read_table(small_dataset).to_pylist()
-    scenes = SceneCache(CadLibrary(), rows[0]["width"], rows[0]["height"])
-    try:
-        for row in rows:
-            render = json.loads(row["render"])
-            view = render_view(scenes, row["cad_id"], np.array(row["R"]), np.array(row["t"]), np.array(row["K"]), ControlConfig(**render["control"]))
-            assert np.array_equal(view.controls[row["control_type"]], decode_png(row["control"])), row["id"]
-            assert view.annotations["bbox"] == pytest.approx(row["bbox"])
-    finally:
-        scenes.close()
+    with Rerenderer(CadLibrary()) as rerenderer:
+        for record in open_dataset(small_dataset).records():
+            posed = rerenderer.view(record)
+            control = make_controls(posed.render, record.control_config)[record.control_type]
+            assert np.array_equal(control, record.control_rgb()), record.id
+            assert posed.annotations["bbox"] == pytest.approx(record.bbox)
+            assert posed.annotations["visible_fraction"] == pytest.approx(record.visible_fraction)
 
 
 def test_content_depends_only_on_job_and_index(tmp_path):

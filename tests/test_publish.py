@@ -19,7 +19,8 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from dst3d.store.shards import read_table, shard_files, write_shard
+from dst3d.store.dataset import read_table
+from dst3d.store.shards import shard_files, write_shard
 
 sys.path.insert(0, str(Path(__file__).parent))
 from hub_stub import HubStub  # noqa: E402
@@ -121,6 +122,7 @@ def test_card_is_generated_from_the_data(small_dataset, tmp_path):
     from datasets import Features, load_dataset
 
     from dst3d.store.card import write_card
+    from dst3d.viz.inspect import card_pictures
 
     data = copy_dataset(small_dataset, tmp_path / "data")
     rows = local_rows(data)
@@ -131,7 +133,7 @@ def test_card_is_generated_from_the_data(small_dataset, tmp_path):
     (data / "kcf" / "report.png").write_bytes((small_dataset / "assets" / "pose_distribution.png").read_bytes())
     write_shard(data, 0, 1, rows[:15], split="filtered")  # what a KCF filter keeps, as its own split
 
-    card = write_card(data, repo_id=REPO_ID).read_text()
+    card = write_card(data, repo_id=REPO_ID, pictures=card_pictures(data)).read_text()
     _, header, body = card.split("---\n", 2)
     meta = yaml.safe_load(header)
     assert meta["license"] and {"image-classification", "object-detection"} <= set(meta["task_categories"])
@@ -165,7 +167,9 @@ def test_card_is_generated_from_the_data(small_dataset, tmp_path):
     kcf = body.split("## KCF filtering")[1]
     assert "| n02958343 | " in kcf and "](kcf/report.png)" in kcf and "`filtered` (15 rows)" in kcf
     (data / "kcf" / "report.json").unlink()
-    assert "KCF" not in write_card(data, assets=False).read_text()
+    without = write_card(data).read_text()
+    assert "KCF" not in without and "](assets/" not in without  # no picture linked unless given
+    assert "](assets/" not in write_card(data, pictures=["assets/missing.png"]).read_text()  # nor one that is not there
 
 
 # --- publishing ----------------------------------------------------------------------------------------

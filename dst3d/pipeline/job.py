@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ..cad.library import CadLibrary
+from ..config import validated
 from ..control.visual_prompt import ControlConfig
 from ..errors import UserError
 from ..pose.sampling import PoseSampling
@@ -63,25 +64,34 @@ class JobConfig(BaseModel):
         return hashlib.sha256(json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:16]
 
 
-def load_job(path: Path | None, overrides: dict) -> JobConfig:
-    """Job from a YAML/JSON file (optional) with CLI values on top; one-line errors."""
-    data: dict = {}
-    if path is not None:
-        try:
-            data = yaml.safe_load(Path(path).read_text()) or {}
-        except FileNotFoundError:
-            raise UserError(f"job config {path} does not exist") from None
-        except yaml.YAMLError as exc:
-            raise UserError(f"job config {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
-        if not isinstance(data, dict):
-            raise UserError(f"job config {path} must be a mapping of settings, got {type(data).__name__}")
+def load_job(path: Path | None, overrides: dict, backend_options: dict | None = None) -> JobConfig:
+    """Job from a YAML/JSON file (optional) with values on top (None values ignored);
+    ``backend_options`` are merged into the job's, not replacing them. One-line errors."""
+    data: dict = read_job_file(path) if path is not None else {}
     data.update({k: v for k, v in overrides.items() if v is not None})
+    if backend_options:
+        data["backend_options"] = {**(data.get("backend_options") or {}), **backend_options}
+    return validated(JobConfig, data, "job setting")
+
+
+def read_job_file(path: Path) -> dict:
+    """The settings mapping of a job YAML/JSON file; one line for every way it can be wrong."""
+    path = Path(path)
     try:
-        return JobConfig.model_validate(data)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"]) or "job"
-        raise UserError(f"invalid job setting '{where}': {err['msg']}") from None
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise UserError(f"job config {path} does not exist") from None
+    except IsADirectoryError:
+        raise UserError(f"job config {path} is a folder; pass a YAML or JSON file") from None
+    except UnicodeDecodeError:
+        raise UserError(f"job config {path} is not UTF-8 text; save it as UTF-8 YAML or JSON") from None
+    except OSError as exc:
+        raise UserError(f"job config {path} cannot be read ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        raise UserError(f"job config {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise UserError(f"job config {path} must be a mapping of settings, got {type(data).__name__}")
+    return data
 
 
 @dataclass(frozen=True)

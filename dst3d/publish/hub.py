@@ -24,7 +24,9 @@ from pathlib import Path
 
 from ..errors import UserError
 from ..store.card import ASSETS_DIR, KCF_DIR, split_files, write_card
+from ..store.dataset import open_dataset
 from ..store.shards import DATA_DIR, JOB_FILE, shard_files
+from ..viz.inspect import card_pictures
 
 MANAGED_DIRS = (f"{DATA_DIR}/", f"{ASSETS_DIR}/", f"{KCF_DIR}/")  # remote files here that are not ours are deleted
 REPO_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}")
@@ -156,11 +158,7 @@ def publish(
     root = Path(root)
     if not REPO_ID.fullmatch(repo_id or ""):
         raise UserError(f"invalid --repo-id '{repo_id}'; expected OWNER/NAME (letters, digits, '-', '_', '.')")
-    if not root.is_dir():
-        raise UserError(f"dataset folder {root} does not exist")
-    shards = shard_files(root)
-    if not shards:
-        raise UserError(f"{root} holds no dataset shards ({DATA_DIR}/train-*.parquet); run `dst3d generate` first")
+    open_dataset(root)  # a dataset folder with train shards, or one line saying what is wrong
     branch = revision if revision and revision != "main" else None
 
     api = None
@@ -174,7 +172,7 @@ def publish(
 
     with tempfile.TemporaryDirectory(prefix="dst3d-publish-") as tmp:
         staging = Path(tmp)
-        write_card(root, license, out=staging, repo_id=repo_id)
+        write_card(root, license, out=staging, repo_id=repo_id, pictures=card_pictures(root, staging))
         files = plan_files(root, staging)
         result = PublishResult(repo_id, branch or "main", files, dry_run=dry_run)
         if api is None:
