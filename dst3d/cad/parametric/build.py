@@ -1,0 +1,183 @@
+"""The parametric library build: class specs, instance parameters, normalization, GLB bytes, the manifest.
+
+Why here and not in the families: this is the only module that knows the library layout
+(``meshes/<synset>/<id>.glb`` plus ``manifest.json``), so families stay pure geometry and the
+build imports them, never the other way. The same code always gives the same bytes, so the
+shipped library can be rebuilt and diffed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import trimesh
+
+from ...errors import UserError
+from ..library import MANIFEST, CadClass, CadLibrary, CadModel, Manifest
+from .aircraft_boats import BOAT_PRESETS, PLANE_PRESETS, build_aeroplane, build_boat
+from .furniture import CHAIR_PRESETS, SOFA_PRESETS, TABLE_PRESETS, build_chair, build_sofa, build_table
+from .household import BOTTLE_PRESETS, TV_PRESETS, build_bottle, build_tvmonitor
+from .primitives import Model
+from .two_wheelers import BIKE_PRESETS, MOTO_PRESETS, build_bicycle, build_motorbike
+from .vehicles import BUS_PRESETS, CAR_PRESETS, TRAIN_PRESETS, build_bus, build_car, build_train
+
+SOURCE = "dst3d parametric generator v1"
+LICENSE = "CC0-1.0"
+
+
+# --------------------------------------------------------------------------------------
+# classes and the library build
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClassSpec:
+    """One library class: its ImageNet synset, names, builder and presets.
+
+    ``prefix`` names the model ids (``<prefix>_NN``); ``pose_defaults`` seed the manifest's
+    per-class PoseSampling overrides (kept if the manifest already has them).
+    """
+
+    synset: str
+    name: str  # ImageNet lemma (first name)
+    pascal3d: str
+    prefix: str
+    build: Callable[[dict], Model]
+    presets: list[dict]
+    pose_defaults: dict
+
+
+_GROUND = {"elevation_range": {"min": -5.0, "max": 45.0}, "elevation_mean": 12.0, "elevation_std": 12.0}
+_INDOOR = {"elevation_range": {"min": 0.0, "max": 60.0}, "elevation_mean": 22.0, "elevation_std": 15.0}
+
+CLASSES: list[ClassSpec] = [
+    ClassSpec("n02690373", "airliner", "aeroplane", "aeroplane", build_aeroplane, PLANE_PRESETS,
+              {"elevation_range": {"min": -30.0, "max": 60.0}, "elevation_mean": 10.0, "elevation_std": 20.0}),
+    ClassSpec("n03792782", "mountain bike", "bicycle", "bicycle", build_bicycle, BIKE_PRESETS, _GROUND),
+    ClassSpec("n04273569", "speedboat", "boat", "boat", build_boat, BOAT_PRESETS,
+              {"elevation_range": {"min": -5.0, "max": 50.0}, "elevation_mean": 15.0, "elevation_std": 12.0}),
+    ClassSpec("n04557648", "water bottle", "bottle", "bottle", build_bottle, BOTTLE_PRESETS,
+              {"elevation_range": {"min": -10.0, "max": 60.0}, "elevation_mean": 15.0, "elevation_std": 15.0}),
+    ClassSpec("n04146614", "school bus", "bus", "bus", build_bus, BUS_PRESETS, _GROUND),
+    ClassSpec("n02814533", "beach wagon", "car", "car", build_car, CAR_PRESETS, _GROUND),
+    ClassSpec("n03376595", "folding chair", "chair", "chair", build_chair, CHAIR_PRESETS, _INDOOR),
+    ClassSpec("n03201208", "dining table", "diningtable", "diningtable", build_table, TABLE_PRESETS, _INDOOR),
+    ClassSpec("n03785016", "moped", "motorbike", "motorbike", build_motorbike, MOTO_PRESETS, _GROUND),
+    ClassSpec("n04344873", "studio couch", "sofa", "sofa", build_sofa, SOFA_PRESETS, _INDOOR),
+    ClassSpec("n03272562", "electric locomotive", "train", "train", build_train, TRAIN_PRESETS,
+              {"elevation_range": {"min": -5.0, "max": 40.0}, "elevation_mean": 10.0, "elevation_std": 10.0}),
+    ClassSpec("n03782006", "monitor", "tvmonitor", "tvmonitor", build_tvmonitor, TV_PRESETS,
+              {"mode": "front_half", "elevation_range": {"min": -10.0, "max": 40.0}, "elevation_mean": 8.0, "elevation_std": 10.0}),
+]
+
+
+def instance_params(spec: ClassSpec, index: int) -> dict:
+    """Preset ``index``; beyond the presets, a preset with its sizes jittered by up to 8%.
+
+    The jitter is seeded by (class, index), so instance k is the same whatever ``instances`` is.
+    """
+    base = dict(spec.presets[index % len(spec.presets)])
+    if index < len(spec.presets):
+        return base
+    rng = np.random.default_rng([zlib.crc32(spec.prefix.encode()), index])
+    for key in sorted(base):
+        value = base[key]
+        if isinstance(value, float):
+            base[key] = float(value * rng.uniform(0.92, 1.08))
+    return base
+
+
+def finish(model: Model) -> tuple[dict[str, trimesh.Trimesh], dict[str, list[float]], dict, float]:
+    """Merge each part's pieces, centre on the bbox, scale the longest side to 1, snap keypoints."""
+    parts = {name: trimesh.util.concatenate(pieces) for name, pieces in model.parts.items() if pieces}
+    verts = np.vstack([p.vertices for p in parts.values()])
+    lo, hi = verts.min(0), verts.max(0)
+    centre, size = (lo + hi) / 2, float((hi - lo).max())
+    scale = 1.0 / size
+    out = {}
+    for name, mesh in parts.items():
+        v = ((mesh.vertices - centre) * scale).astype(np.float32)
+        out[name] = trimesh.Trimesh(v, mesh.faces, process=False)
+    kps = {k: [round(float(c), 6) for c in snap_to_surface((np.asarray(v) - centre) * scale, out.values())] for k, v in sorted(model.keypoints.items())}
+    norm = {"centre": [round(float(c), 6) for c in centre], "scale": round(scale, 9)}
+    return out, kps, norm, size
+
+
+def snap_to_surface(point: np.ndarray, parts) -> np.ndarray:
+    """Nearest point on the model's triangles: keypoints lie on the surface, so depth tests see them."""
+    tris = np.vstack([np.asarray(p.triangles, float) for p in parts])
+    cand = trimesh.triangles.closest_point(tris, np.repeat(np.asarray(point, float)[None], len(tris), 0))
+    return cand[int(np.argmin(np.linalg.norm(cand - point, axis=1)))]
+
+
+def glb_bytes(parts: dict[str, trimesh.Trimesh]) -> bytes:
+    """One named geometry and node per part; trimesh's GLB writer is byte-stable."""
+    scene = trimesh.Scene()
+    for name, mesh in parts.items():
+        scene.add_geometry(mesh, geom_name=name, node_name=name)
+    return scene.export(file_type="glb")
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Temp file + rename: a killed build never leaves a truncated mesh or manifest."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def build_model(spec: ClassSpec, index: int) -> tuple[dict[str, trimesh.Trimesh], CadModel]:
+    """Build one instance; returns normalized parts and its manifest entry (mesh path relative)."""
+    model = spec.build(instance_params(spec, index))
+    parts, kps, norm, size = finish(model)
+    model_id = f"{spec.prefix}_{index:02d}"
+    entry = CadModel(
+        id=model_id, mesh=f"meshes/{spec.synset}/{model_id}.glb", source=SOURCE, license=LICENSE, front="-y", up="+z",
+        normalization=norm, size_m=round(size, 4), keypoints=kps, symmetry=model.symmetry,
+        faces=int(sum(len(p.faces) for p in parts.values())),
+    )
+    return parts, entry
+
+
+def build_library(root: Path, instances: int = 3) -> Manifest:
+    """Write ``instances`` models per class under ``root`` and (re)write its manifest.
+
+    Models from other sources (imports) already in the manifest are kept, and so are
+    classes that only imports created; stale generated meshes (from a build with more
+    instances) are removed. A class's ``pose_defaults`` already in the manifest are kept
+    too, so hand edits survive a rebuild.
+    """
+    if instances < 1:
+        raise UserError(f"--instances must be at least 1, got {instances}")
+    root = Path(root)
+    old = CadLibrary(root).manifest if (root / MANIFEST).is_file() else Manifest()
+    generated = {f"{spec.prefix}_{i:02d}" for spec in CLASSES for i in range(instances)}
+    for cls in old.classes.values():
+        for mdl in cls.models:
+            if mdl.source != SOURCE and mdl.id in generated:
+                raise UserError(f"imported model '{mdl.id}' has the id of a generated model; re-import it under another --id, or build fewer --instances")
+    manifest = Manifest()
+    for spec in CLASSES:
+        previous = old.classes[spec.synset].models if spec.synset in old.classes else []
+        models = []
+        for index in range(instances):
+            parts, entry = build_model(spec, index)
+            write_atomic(root / entry.mesh, glb_bytes(parts))
+            models.append(entry)
+        fresh = {e.mesh for e in models}
+        for stale in previous:
+            if stale.source == SOURCE and stale.mesh not in fresh:
+                (root / stale.mesh).unlink(missing_ok=True)
+        kept = [mdl for mdl in previous if mdl.source != SOURCE]
+        pose = old.classes[spec.synset].pose_defaults if spec.synset in old.classes else {}
+        manifest.classes[spec.synset] = CadClass(name=spec.name, pascal3d=spec.pascal3d, pose_defaults=pose or dict(spec.pose_defaults), models=models + kept)
+    for synset, cls in old.classes.items():  # classes created by imports
+        manifest.classes.setdefault(synset, cls)
+    write_atomic(root / MANIFEST, (json.dumps(manifest.model_dump(mode="json"), indent=1) + "\n").encode())
+    return manifest
