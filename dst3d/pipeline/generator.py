@@ -8,8 +8,10 @@ first use, and encoding into records).
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import defaultdict
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -35,11 +37,15 @@ class View:
 
 @dataclass
 class Timings:
+    """Seconds per stage (stages overlap in time, so they may add up to more than the wall time)."""
+
     seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, stage: str, start: float) -> float:
         now = time.perf_counter()
-        self.seconds[stage] += now - start
+        with self._lock:
+            self.seconds[stage] += now - start
         return now
 
 
@@ -61,13 +67,30 @@ class Generator:
         return self._backend
 
     def rows(self, indices: range, on_sample=None) -> list[dict]:
-        rows = []
-        for start in range(indices.start, indices.stop, self.job.batch_size):
-            specs = self.specs(range(start, min(start + self.job.batch_size, indices.stop)))
-            rows.extend(self.finish(specs, self.render(specs)))
-            if on_sample:
-                on_sample(len(specs))
+        """The rows of ``indices``, in order. Batch k+1 is rendered (GL, on this thread: the
+        process's one GL context stays on one thread) while batch k is generated and encoded
+        on a worker thread, so a GPU backend does not wait for rendering and PNG encoding;
+        content does not depend on the overlap (each sample is a pure function of its spec)."""
+        rows: list[dict] = []
+        batches = [range(start, min(start + self.job.batch_size, indices.stop)) for start in range(indices.start, indices.stop, self.job.batch_size)]
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dst3d-appearance") as pool:
+            in_flight: Future | None = None
+            for batch in batches:
+                specs = self.specs(batch)
+                views = self.render(specs)
+                if in_flight is not None:
+                    rows.extend(self._collect(in_flight, on_sample))
+                in_flight = pool.submit(self.finish, specs, views)
+            if in_flight is not None:
+                rows.extend(self._collect(in_flight, on_sample))
         return rows
+
+    @staticmethod
+    def _collect(done: Future, on_sample) -> list[dict]:
+        batch = done.result()
+        if on_sample:
+            on_sample(len(batch))
+        return batch
 
     def specs(self, indices: range) -> list[SampleSpec]:
         return [self.plan.spec(i) for i in indices]
