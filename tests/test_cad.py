@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +19,7 @@ from typer.testing import CliRunner
 
 from dst3d.cad.commands import register
 from dst3d.cad.importer import import_mesh
-from dst3d.cad.library import CadLibrary, load_parts
+from dst3d.cad.library import DEFAULT_LIBRARY, CadLibrary, load_parts
 from dst3d.cad.parametric import SOURCE, build_library
 from dst3d.errors import UserError
 from dst3d.pose.sampling import PoseSampling
@@ -62,6 +65,44 @@ def test_build_is_deterministic_and_complete(built, tmp_path):
         assert len(cls["models"]) >= 3
         assert all(m["source"] == SOURCE and m["license"] == "CC0-1.0" for m in cls["models"])
     assert sum(p.stat().st_size for p in built.rglob("*.glb")) < 3_000_000
+
+
+def test_the_shipped_library_is_this_build(built):
+    assert snapshot(built) == snapshot(Path(DEFAULT_LIBRARY))
+
+
+def test_rebuilding_an_unchanged_library_writes_nothing(built, tmp_path):
+    root = tmp_path / "lib"
+    shutil.copytree(built, root)
+    files = sorted(p for p in root.rglob("*") if p.is_file())
+    before = {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in files}
+    result = build_library(root, instances=3)
+    assert result.written == [] and result.removed == [] and len(result.unchanged) == len(files) == 37
+    assert {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in files} == before  # not even rewritten in place
+    assert sorted(p for p in root.rglob("*") if p.is_file()) == files  # no temp files left
+    (root / "meshes/n02814533/car_01.glb").write_bytes(b"damaged")
+    again = build_library(root, instances=3)
+    assert again.written == ["meshes/n02814533/car_01.glb"] and snapshot(root) == snapshot(built)
+
+
+def test_build_bytes_do_not_depend_on_the_cpu(built, tmp_path):
+    """numpy's AVX-512 pow/exp/arctan2 and OpenBLAS's kernels round differently from the
+    baseline ones: built with both turned off, every file is still the same (14 differed before)."""
+    out = tmp_path / "baseline"
+    env = {**os.environ, "NPY_DISABLE_CPU_FEATURES": "AVX512_ICL AVX512_SKX X86_V4 X86_V3", "OPENBLAS_CORETYPE": "Prescott"}
+    code = "import sys; from dst3d.cad.parametric import build_library; build_library(sys.argv[1], 3)"
+    subprocess.run([sys.executable, "-c", code, str(out)], env=env, check=True, capture_output=True)
+    assert snapshot(out) == snapshot(built)
+
+
+def test_no_float_noise_in_meshes_or_manifest(built):
+    lib = CadLibrary(built)
+    for cls in lib.manifest.classes.values():
+        for model in cls.models:
+            verts = np.vstack([p.vertices for p in lib.load_parts(model)])
+            assert not ((verts != 0) & (np.abs(verts) < 1e-6)).any(), model.id
+            assert not np.signbit(verts[verts == 0]).any(), model.id
+    assert "-0.0," not in (built / "manifest.json").read_text() and "-0.0\n" not in (built / "manifest.json").read_text()
 
 
 def test_every_model_is_normalized_with_parts_and_keypoints(built):
@@ -209,7 +250,9 @@ def test_rebuild_keeps_imported_models_and_drops_stale_meshes(lib_dir, tmp_path)
     path = _write(tmp_path, "keep.stl")
     import_mesh(CadLibrary(lib_dir), path, "car", front="-y", up="+z")
     import_mesh(CadLibrary(lib_dir), path, "n04591713", front="-y", up="+z", model_id="wine_00", name="wine bottle")
-    manifest = build_library(lib_dir, instances=1)
+    result = build_library(lib_dir, instances=1)
+    manifest = result.manifest
+    assert sorted(result.removed) == sorted(f"meshes/{s}/{p}_{i:02d}.glb" for s, p in PASCAL.items() for i in (1, 2))  # ids are <pascal3d>_NN
     assert [m.id for m in manifest.classes["n02814533"].models] == ["car_00", "keep"]
     assert [m.id for m in manifest.classes["n04591713"].models] == ["wine_00"]
     assert (lib_dir / "meshes/n02814533/keep.glb").is_file() and (lib_dir / "meshes/n04591713/wine_00.glb").is_file()

@@ -32,13 +32,13 @@ def register(app: typer.Typer) -> None:
         instances: int = typer.Option(3, help="parametric models per class"),
         cad_library: Optional[Path] = typer.Option(None, help=LIBRARY_HELP),
     ) -> None:
-        """(Re)generate the parametric models of the 12 PASCAL3D+ classes; imported models are kept."""
+        """(Re)generate the parametric models; imported models are kept, unchanged files are not rewritten."""
         from .parametric import build_library
 
         root = out or _library_root(cad_library)
-        manifest = build_library(root, instances)
-        count = sum(len(c.models) for c in manifest.classes.values())
-        typer.echo(f"{count} models in {len(manifest.classes)} classes: {Path(root).resolve()}")
+        result = build_library(root, instances)
+        count = sum(len(c.models) for c in result.manifest.classes.values())
+        typer.echo(f"{count} models in {len(result.manifest.classes)} classes: {Path(root).resolve()} ({result.summary()})")
 
     @cad.command("list")
     def list_(cad_library: Optional[Path] = typer.Option(None, help=LIBRARY_HELP)) -> None:

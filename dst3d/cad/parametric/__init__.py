@@ -13,7 +13,7 @@ family (``vehicles``, ``aircraft_boats``, ``two_wheelers``, ``furniture``, ``hou
 
 from __future__ import annotations
 
-from .build import CLASSES, LICENSE, SOURCE, ClassSpec, build_library, build_model, finish, glb_bytes, instance_params
+from .build import CLASSES, LICENSE, SOURCE, BuildResult, ClassSpec, build_library, build_model, finish, glb_bytes, instance_params
 from .primitives import Model
 
-__all__ = ["CLASSES", "LICENSE", "SOURCE", "ClassSpec", "Model", "build_library", "build_model", "finish", "glb_bytes", "instance_params"]
+__all__ = ["CLASSES", "LICENSE", "SOURCE", "BuildResult", "ClassSpec", "Model", "build_library", "build_model", "finish", "glb_bytes", "instance_params"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -29,6 +29,11 @@ from .vehicles import BUS_PRESETS, CAR_PRESETS, TRAIN_PRESETS, build_bus, build_
 
 SOURCE = "dst3d parametric generator v1"
 LICENSE = "CC0-1.0"
+# A normalized coordinate below this is float noise, written as an exact 0. Why: coordinates that
+# are 0 by construction come out as +-1e-17 whose digits depend on the CPU (numpy's AVX-512 pow,
+# exp, log, arctan2 and OpenBLAS's kernels round differently), so without this the same build
+# gives different mesh bytes (and mesh hashes) on different machines. Real geometry is >= 1e-4.
+NOISE = 1e-9
 
 
 # --------------------------------------------------------------------------------------
@@ -103,10 +108,16 @@ def finish(model: Model) -> tuple[dict[str, trimesh.Trimesh], dict[str, list[flo
     out = {}
     for name, mesh in parts.items():
         v = ((mesh.vertices - centre) * scale).astype(np.float32)
+        v[np.abs(v) < NOISE] = 0.0  # also turns -0.0 into 0.0
         out[name] = trimesh.Trimesh(v, mesh.faces, process=False)
-    kps = {k: [round(float(c), 6) for c in snap_to_surface((np.asarray(v) - centre) * scale, out.values())] for k, v in sorted(model.keypoints.items())}
-    norm = {"centre": [round(float(c), 6) for c in centre], "scale": round(scale, 9)}
+    kps = {k: _rounded(snap_to_surface((np.asarray(v) - centre) * scale, out.values()), 6) for k, v in sorted(model.keypoints.items())}
+    norm = {"centre": _rounded(centre, 6), "scale": round(scale, 9)}
     return out, kps, norm, size
+
+
+def _rounded(values, digits: int) -> list[float]:
+    """Rounded floats with -0.0 written as 0.0 (noise around 0 must not flip a sign in the manifest)."""
+    return [round(float(c), digits) + 0.0 for c in values]
 
 
 def snap_to_surface(point: np.ndarray, parts) -> np.ndarray:
@@ -127,9 +138,40 @@ def glb_bytes(parts: dict[str, trimesh.Trimesh]) -> bytes:
 def write_atomic(path: Path, data: bytes) -> None:
     """Temp file + rename: a killed build never leaves a truncated mesh or manifest."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_if_changed(path: Path, data: bytes) -> bool:
+    """Write ``data`` atomically unless ``path`` already holds exactly these bytes; True if written.
+
+    Why: an unchanged file keeps its inode and mtime, so a rebuild of an unchanged library
+    touches nothing (mesh hashes recorded in datasets stay valid, rsync/git see no change).
+    """
+    try:
+        if path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data:
+            return False
+    except OSError:
+        pass  # unreadable: rewrite it
+    write_atomic(path, data)
+    return True
+
+
+@dataclass
+class BuildResult:
+    """What a build did: the manifest it left, and which files (relative paths) it wrote, kept or removed."""
+
+    manifest: Manifest
+    written: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return f"{len(self.written)} files written, {len(self.unchanged)} unchanged, {len(self.removed)} removed"
 
 
 def build_model(spec: ClassSpec, index: int) -> tuple[dict[str, trimesh.Trimesh], CadModel]:
@@ -145,17 +187,26 @@ def build_model(spec: ClassSpec, index: int) -> tuple[dict[str, trimesh.Trimesh]
     return parts, entry
 
 
-def build_library(root: Path, instances: int = 3) -> Manifest:
+def build_library(root: Path, instances: int = 3) -> BuildResult:
     """Write ``instances`` models per class under ``root`` and (re)write its manifest.
 
     Models from other sources (imports) already in the manifest are kept, and so are
     classes that only imports created; stale generated meshes (from a build with more
     instances) are removed. A class's ``pose_defaults`` already in the manifest are kept
-    too, so hand edits survive a rebuild.
+    too, so hand edits survive a rebuild. The bytes depend only on the code and
+    ``instances`` (not on the CPU), and a file that already holds them is not rewritten:
+    rebuilding an unchanged library writes nothing.
     """
+    try:
+        return _build(Path(root), instances)
+    except OSError as exc:
+        where = f" ({exc.filename})" if exc.filename else ""
+        raise UserError(f"cannot write the CAD library {root}{where}: {exc.strerror or exc}; check permissions and free space") from None
+
+
+def _build(root: Path, instances: int) -> BuildResult:
     if instances < 1:
         raise UserError(f"--instances must be at least 1, got {instances}")
-    root = Path(root)
     old = CadLibrary(root).manifest if (root / MANIFEST).is_file() else Manifest()
     generated = {f"{spec.prefix}_{i:02d}" for spec in CLASSES for i in range(instances)}
     for cls in old.classes.values():
@@ -163,21 +214,27 @@ def build_library(root: Path, instances: int = 3) -> Manifest:
             if mdl.source != SOURCE and mdl.id in generated:
                 raise UserError(f"imported model '{mdl.id}' has the id of a generated model; re-import it under another --id, or build fewer --instances")
     manifest = Manifest()
+    result = BuildResult(manifest)
+
+    def put(relative: str, data: bytes) -> None:
+        (result.written if write_if_changed(root / relative, data) else result.unchanged).append(relative)
+
     for spec in CLASSES:
         previous = old.classes[spec.synset].models if spec.synset in old.classes else []
         models = []
         for index in range(instances):
             parts, entry = build_model(spec, index)
-            write_atomic(root / entry.mesh, glb_bytes(parts))
+            put(entry.mesh, glb_bytes(parts))
             models.append(entry)
         fresh = {e.mesh for e in models}
         for stale in previous:
-            if stale.source == SOURCE and stale.mesh not in fresh:
-                (root / stale.mesh).unlink(missing_ok=True)
+            if stale.source == SOURCE and stale.mesh not in fresh and (root / stale.mesh).exists():
+                (root / stale.mesh).unlink()
+                result.removed.append(stale.mesh)
         kept = [mdl for mdl in previous if mdl.source != SOURCE]
         pose = old.classes[spec.synset].pose_defaults if spec.synset in old.classes else {}
         manifest.classes[spec.synset] = CadClass(name=spec.name, pascal3d=spec.pascal3d, pose_defaults=pose or dict(spec.pose_defaults), models=models + kept)
     for synset, cls in old.classes.items():  # classes created by imports
         manifest.classes.setdefault(synset, cls)
-    write_atomic(root / MANIFEST, (json.dumps(manifest.model_dump(mode="json"), indent=1) + "\n").encode())
-    return manifest
+    put(MANIFEST, (json.dumps(manifest.model_dump(mode="json"), indent=1) + "\n").encode())
+    return result
