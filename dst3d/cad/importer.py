@@ -23,6 +23,10 @@ from .library import CadClass, CadLibrary, CadModel, Symmetry
 SUPPORTED = (".obj", ".glb", ".gltf", ".ply", ".off", ".stl")
 AXES = {"x": np.array([1.0, 0.0, 0.0]), "y": np.array([0.0, 1.0, 0.0]), "z": np.array([0.0, 0.0, 1.0])}
 MAX_PARTS = 254  # the renderer's part-id limit
+# Relative to the longest side: a triangle below AREA (of longest^2) has no area, a mesh thinner than
+# FLAT (of longest) has no depth. Both far above float32 noise (~1e-7), far below any real object.
+AREA = 1e-12
+FLAT = 1e-6
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -84,9 +88,51 @@ def _load_parts(path: Path) -> list[tuple[str, trimesh.Trimesh]]:
         geom = scene.geometry[geom_name]
         if isinstance(geom, trimesh.Trimesh) and len(geom.faces):
             mesh = trimesh.Trimesh(np.asarray(geom.vertices, float), np.asarray(geom.faces), process=False)
+            mesh.remove_unreferenced_vertices()  # a stray vertex must not move the box the model is normalized by
             mesh.apply_transform(transform)
             parts.append((str(node), mesh))
     return parts
+
+
+def check_geometry(name: str, parts: list[tuple[str, trimesh.Trimesh]]) -> tuple[np.ndarray, np.ndarray]:
+    """Refuse meshes that cannot become a renderable, normalizable model; returns the bbox (lo, hi).
+
+    Why: a mesh with no faces, only zero-area faces, no depth (all in one plane) or non-finite
+    coordinates renders as nothing (or nothing from some side), and every pose label drawn on it
+    would label an invisible object. Each refusal is one line that says what to fix.
+    """
+    faces = sum(len(m.faces) for _, m in parts)
+    if faces == 0:
+        raise UserError(f"{name} has no triangle faces (empty, truncated, or a point cloud); export a triangle mesh")
+    verts = np.vstack([m.vertices for _, m in parts])
+    if not np.isfinite(verts).all():
+        raise UserError(f"{name} has NaN or infinite vertex coordinates; repair the mesh and export it again")
+    lo, hi = verts.min(0), verts.max(0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        longest = float((hi - lo).max())
+    if not np.isfinite(longest) or longest > 1e30:
+        raise UserError(f"{name} has vertex coordinates too large to compute with (up to {np.abs(verts).max():.3g}); scale the mesh down and export it again")
+    if longest <= 1e-12 * max(1.0, float(np.abs(verts).max())):
+        raise UserError(f"{name} has zero size (all vertices coincide); export the real geometry")
+    unit = (verts - (lo + hi) / 2) / longest  # longest side 1: thresholds are relative
+    tris, offset = [], 0
+    for _, mesh in parts:
+        tris.append(unit[offset:offset + len(mesh.vertices)][mesh.faces])
+        offset += len(mesh.vertices)
+    tris = np.concatenate(tris)
+    areas = np.linalg.norm(np.cross(tris[:, 1] - tris[:, 0], tris[:, 2] - tris[:, 0]), axis=1) / 2
+    if not (areas > AREA).any():
+        which = "its only face has" if faces == 1 else f"all {faces} of its faces have"
+        raise UserError(f"{name}: {which} zero area (collinear or repeated vertices), so nothing would render; export the object's real surface")
+    centred = unit - unit.mean(0)
+    normal = np.linalg.svd(centred, full_matrices=False)[2][-1]
+    thickness = float(np.ptp(centred @ normal))
+    if thickness < FLAT:
+        axis = int(np.argmax(np.abs(normal)))
+        where = f"along its {'xyz'[axis]} axis" if abs(normal[axis]) > 0.999 else f"across the plane with normal ({normal[0]:.2f}, {normal[1]:.2f}, {normal[2]:.2f})"
+        raise UserError(f"{name} is flat: all its vertices lie in one plane (no extent {where}), so it vanishes seen edge-on and has no 3D pose; "
+                        "export the solid object, or give the sheet a thickness")
+    return lo, hi
 
 
 def _resolve_synset(library: CadLibrary, synset: str, name: str | None) -> tuple[str, bool]:
@@ -147,16 +193,9 @@ def import_mesh(
         raise UserError(f"--size-m must be a positive number of metres, got {size_m}")
     # --- read and check the geometry --------------------------------------------------
     parts = _load_parts(path)
+    lo, hi = check_geometry(path.name, parts)
     faces = sum(len(m.faces) for _, m in parts)
-    if faces == 0:
-        raise UserError(f"{path.name} has no triangle faces (empty, truncated, or a point cloud); export a triangle mesh")
-    verts = np.vstack([m.vertices for _, m in parts])
-    if not np.isfinite(verts).all():
-        raise UserError(f"{path.name} has NaN or infinite vertex coordinates; repair the mesh and export it again")
-    lo, hi = verts.min(0), verts.max(0)
     longest = float((hi - lo).max())
-    if longest <= 1e-12:
-        raise UserError(f"{path.name} has zero size (all vertices coincide); export the real geometry")
     kps = _check_keypoints(keypoints or {})
     # --- canonical transform: x' = R (x - c) * s ---------------------------------------
     R = canonical_rotation(front_vec, up_vec)
