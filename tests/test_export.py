@@ -9,7 +9,11 @@ import numpy as np
 import pytest
 
 from dst3d.pose.viewpoint import geodesic_error, project, viewpoint_to_rotation
-from dst3d.store.shards import read_table
+from dst3d.store.dataset import open_dataset
+
+
+def read_table(root: Path, columns: list[str] | None = None, split: str = "train"):
+    return open_dataset(root, split).table(columns)
 
 
 def _records(root: Path) -> dict[str, dict]:
@@ -191,8 +195,7 @@ def truncated(small_dataset, tmp_path_factory) -> Path:
     entirely), with bbox and visible_fraction from the generator's own render_view."""
     import shutil
 
-    from dst3d.control.visual_prompt import ControlConfig
-    from dst3d.pipeline.run import SceneCache, render_view
+    from dst3d.render.scene import SceneCache, render_pose
     from dst3d.store.shards import write_shard
 
     data = tmp_path_factory.mktemp("truncated") / "data"
@@ -205,7 +208,7 @@ def truncated(small_dataset, tmp_path_factory) -> Path:
             dx, dy = shifts[i % len(shifts)]
             row["t"] = (np.array(row["t"]) + [dx, dy, 0.0]).tolist()
             row["id"] = f"{row['id']}-shifted"
-            view = render_view(scenes, row["cad_id"], np.array(row["R"]), np.array(row["t"]), np.array(row["K"]), ControlConfig())
+            view = render_pose(scenes, row["cad_id"], np.array(row["R"]), np.array(row["t"]), np.array(row["K"]))
             row.update(bbox=view.annotations["bbox"], visible_fraction=view.annotations["visible_fraction"])
     finally:
         scenes.close()

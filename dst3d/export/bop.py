@@ -40,15 +40,17 @@ import numpy as np
 from .. import __version__
 from ..cad.library import CadLibrary, CadModel
 from ..errors import UserError
-from ..progress import Progress
 from ..pose.viewpoint import project
-from ..render.annotations import Silhouette, bbox_from_mask, full_silhouette
-from ..store.shards import read_table
-from .common import dataset_shards, iter_rows, job_info, staged_output, write_image, write_json
+from ..progress import Progress
+from ..render.annotations import Silhouette, bbox_from_mask
+from ..render.scene import Rerenderer
+from ..store.dataset import Dataset, open_dataset
+from ..store.record import Record
+from .common import staged_output, write_image, write_json
 
 SPLIT = "train"
 DEPTH_MAX = 65535  # uint16
-_ROW_COLUMNS = ["id", "index", "image", "synset", "class_name", "cad_id", "R", "t", "K", "width", "height", "bbox", "visible_fraction"]
+_COLUMNS = ["id", "index", "image", "synset", "class_name", "cad_id", "R", "t", "K", "width", "height", "bbox", "visible_fraction", "render"]
 
 
 def _merged(library: CadLibrary, model: CadModel) -> tuple[np.ndarray, np.ndarray]:
@@ -132,32 +134,6 @@ def encode_depth(depth_mm: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, fl
     return out, scale
 
 
-class Rerenderer:
-    """Renders records again with the generator's renderer (``SceneCache``): same pose, K and
-    size, hence the very masks the records' boxes and visible fractions were measured on."""
-
-    def __init__(self, library: CadLibrary):
-        self.library = library
-        self._caches: dict[tuple[int, int], object] = {}
-
-    def view(self, cad_id: str, R: np.ndarray, t: np.ndarray, K: np.ndarray, width: int, height: int) -> tuple[np.ndarray, np.ndarray, Silhouette]:
-        """Depth (float64, object units, 0 off the object), mask, and the whole silhouette
-        (beyond the border too, counted on the image's pixel lattice like bop_toolkit's 3x canvas)."""
-        from ..pipeline.run import SceneCache
-
-        if (width, height) not in self._caches:
-            self._caches[(width, height)] = SceneCache(self.library, width, height)
-        renderer, (_, vertices) = self._caches[(width, height)].get(cad_id)
-        view = renderer.render(R, t, K)
-        silhouette = full_silhouette(view, lambda K_tile: renderer.render(R, t, K_tile), vertices)
-        return np.where(view.mask, view.depth.astype(np.float64), 0.0), view.mask, silhouette
-
-    def close(self) -> None:
-        for cache in self._caches.values():
-            cache.close()
-        self._caches.clear()
-
-
 def gt_info(mask: np.ndarray, depth: np.ndarray, silhouette: Silhouette) -> dict:
     """A ``scene_gt_info`` entry as bop_toolkit's ``calc_gt_info`` computes it. With one object
     and no sensor noise the visible mask is the silhouette's part inside the image."""
@@ -168,16 +144,17 @@ def gt_info(mask: np.ndarray, depth: np.ndarray, silhouette: Silhouette) -> dict
             "visib_fract": px / silhouette.pixels if silhouette.pixels else 0.0}
 
 
-def _record_gt_info(row: dict, vertices: np.ndarray, R: np.ndarray, t: np.ndarray, K: np.ndarray) -> dict:
+def _record_gt_info(record: Record, vertices: np.ndarray) -> dict:
     """``scene_gt_info`` without rendering (``--no-depth``): the record's box and visible fraction,
-    and the projected model's box as ``bbox_obj`` when the object leaves the image."""
-    visib = _bop_box(*row["bbox"])
+    and the projected model's box as ``bbox_obj`` when the object leaves the image (boxes are
+    pixel indices, the same in both pixel conventions; the projection uses the record's K)."""
+    visib = _bop_box(*record.bbox)
     full = visib
-    if 0.0 < row["visible_fraction"] < 1.0:  # 0: bop_toolkit keeps [-1, -1, -1, -1]
-        uv, z = project(vertices, R, t, K)
+    if 0.0 < record.visible_fraction < 1.0:  # 0: bop_toolkit keeps [-1, -1, -1, -1]
+        uv, z = project(vertices, record.R, record.t, record.K)
         uv = uv[z > 0]
         full = _bop_box(np.floor(uv[:, 0].min()), np.floor(uv[:, 1].min()), np.ceil(uv[:, 0].max()), np.ceil(uv[:, 1].max())) if len(uv) else [-1, -1, -1, -1]
-    return {"bbox_obj": full, "bbox_visib": visib, "visib_fract": float(row["visible_fraction"])}
+    return {"bbox_obj": full, "bbox_visib": visib, "visib_fract": float(record.visible_fraction)}
 
 
 def _write_png(path: Path, image: np.ndarray) -> None:
@@ -201,38 +178,61 @@ def write_depth_and_masks(folder: Path, im_id: int, depth_mm: np.ndarray, mask: 
     return depth_image, scale
 
 
-def export_bop(root: Path, out: Path, cad_library: Path | None = None, split: str = "train", depth: bool = True, progress: bool = False) -> Path:
-    """Write ``split`` of the dataset in ``root`` as a BOP dataset in ``out``; ``depth=False``
-    skips re-rendering depth and masks (the only costly step)."""
-    root, out = Path(root), Path(out)
-    dataset_shards(root, split)
-    meta = read_table(root, columns=["synset", "class_name", "cad_id", "render"], split=split)
-    job = job_info(root).get("job", {})
-    library = CadLibrary(cad_library or job.get("cad_library"))
+def dataset_library(dataset: Dataset, cad_library: Path | None = None) -> CadLibrary:
+    """The CAD library to export with: ``cad_library`` if given, else the one the dataset's job
+    names (when that folder exists here), else the shipped one. Checked by the caller against
+    the mesh hashes the records carry."""
+    if cad_library is not None:
+        return CadLibrary(cad_library)
+    named = (dataset.job.get("job") or {}).get("cad_library")
+    if named:
+        for candidate in (Path(named), dataset.root / named):
+            if (candidate / "manifest.json").is_file():
+                return CadLibrary(candidate)
+    return CadLibrary(None)
 
-    # Validate everything before the output folder exists: the CAD models must be the rendered ones.
-    cad_ids = sorted(set(meta["cad_id"].to_pylist()))
-    digests = {}
+
+def check_models(library: CadLibrary, meta) -> dict[str, tuple[str, CadModel]]:
+    """(synset, model) per CAD id of the dataset, refusing a library that lacks one of them or
+    whose mesh differs from the one the records were rendered with (``render.mesh_sha256``)."""
+    digests: dict[str, str | None] = {}
     for cad_id, render in zip(meta["cad_id"].to_pylist(), meta["render"].to_pylist()):
         digests.setdefault(cad_id, (json.loads(render or "{}") or {}).get("mesh_sha256"))
     models = {}
-    for cad_id in cad_ids:
-        synset, model = library.model(cad_id)
+    for cad_id in sorted(digests):
+        try:
+            synset, model = library.model(cad_id)
+        except UserError:
+            raise UserError(f"CAD library {library.root} has no model '{cad_id}' the dataset was rendered with; "
+                            "pass the library the data was made with (--cad-library)") from None
         path = library.mesh_path(model)
         if not path.is_file():
             raise UserError(f"CAD mesh {path} of model '{cad_id}' is missing; pass the library the data was made with (--cad-library)")
-        if digests[cad_id] and hashlib.sha256(path.read_bytes()).hexdigest()[: len(digests[cad_id])] != digests[cad_id]:
+        digest = digests[cad_id]
+        if digest and hashlib.sha256(path.read_bytes()).hexdigest()[: len(digest)] != digest:
             raise UserError(f"CAD model '{cad_id}' in {library.root} differs from the one the dataset was rendered with; pass the right --cad-library")
         models[cad_id] = (synset, model)
-    obj_ids = {cad_id: i + 1 for i, cad_id in enumerate(cad_ids)}
+    return models
+
+
+def export_bop(root: Path, out: Path, cad_library: Path | None = None, split: str = "train", depth: bool = True, progress: bool = False) -> Path:
+    """Write ``split`` of the dataset in ``root`` as a BOP dataset in ``out``; ``depth=False``
+    skips re-rendering depth and masks (the only costly step). File names are indices only."""
+    dataset = open_dataset(root, split)
+    meta = dataset.table(["synset", "class_name", "cad_id", "render"])
+    library = dataset_library(dataset, cad_library)
+
+    # Validate everything before the output folder exists: the CAD models must be the rendered ones.
+    models = check_models(library, meta)
+    obj_ids = {cad_id: i + 1 for i, cad_id in enumerate(sorted(models))}
     names = dict(zip(meta["synset"].to_pylist(), meta["class_name"].to_pylist()))
     scene_ids = {synset: i for i, synset in enumerate(sorted(names))}
 
-    rerenderer = Rerenderer(library) if depth else None
-    with staged_output(out) as tmp, Progress(progress, transient=True) as bars:
+    with staged_output(Path(out)) as tmp, Progress(progress, transient=True) as bars, Rerenderer(library) as rerenderer:
         advance = bars.task("exporting BOP", meta.num_rows, unit="img")
         info, mm_per_unit, vertices_units = {}, {}, {}
         objects = {}
+        (tmp / "models").mkdir()
         for cad_id, obj_id in obj_ids.items():
             synset, model = models[cad_id]
             vertices, faces = _merged(library, model)
@@ -243,7 +243,6 @@ def export_bop(root: Path, out: Path, cad_library: Path | None = None, split: st
 
             normals = trimesh.Trimesh(vertices, faces, process=False).vertex_normals
             v_mm = vertices * scale
-            (tmp / "models").mkdir(exist_ok=True)
             write_ply(tmp / "models" / f"obj_{obj_id:06d}.ply", v_mm, faces, normals)
             lo, hi = v_mm.min(axis=0), v_mm.max(axis=0)
             info[str(obj_id)] = {"diameter": _diameter(v_mm), "min_x": lo[0], "min_y": lo[1], "min_z": lo[2],
@@ -255,31 +254,28 @@ def export_bop(root: Path, out: Path, cad_library: Path | None = None, split: st
         cams, gts, gt_infos = defaultdict(dict), defaultdict(dict), defaultdict(dict)
         records = defaultdict(dict)
         cameras, depth_scales = set(), set()
-        try:
-            for row in iter_rows(root, _ROW_COLUMNS, split):
-                scene = scene_ids[row["synset"]]
-                im_id = len(cams[scene])
-                folder = tmp / SPLIT / f"{scene:06d}"
-                (folder / "rgb").mkdir(parents=True, exist_ok=True)
-                write_image(row["image"], folder / "rgb" / f"{im_id:06d}.png")
-                R, t, K = np.asarray(row["R"], float), np.asarray(row["t"], float), np.asarray(row["K"], float)
-                cad_id = row["cad_id"]
-                if rerenderer is None:
-                    scale, entry = 1.0, _record_gt_info(row, vertices_units[cad_id], R, t, K)
-                else:
-                    depth_units, mask, silhouette = rerenderer.view(cad_id, R, t, K, row["width"], row["height"])
-                    depth_image, scale = write_depth_and_masks(folder, im_id, depth_units * mm_per_unit[cad_id], mask)
-                    entry = gt_info(mask, depth_image, silhouette)
-                cams[scene][str(im_id)] = {"cam_K": K.reshape(-1).tolist(), "depth_scale": scale}
-                gts[scene][str(im_id)] = [{"cam_R_m2c": R.reshape(-1).tolist(), "cam_t_m2c": (t * mm_per_unit[cad_id]).tolist(), "obj_id": obj_ids[cad_id]}]
-                gt_infos[scene][str(im_id)] = [entry]
-                records[f"{scene:06d}"][str(im_id)] = {"id": row["id"], "index": row["index"], "cad_id": cad_id}
-                cameras.add((tuple(K.reshape(-1).tolist()), row["width"], row["height"]))
-                depth_scales.add(scale)
-                advance()
-        finally:
-            if rerenderer is not None:
-                rerenderer.close()
+        for record in dataset.records(_COLUMNS):
+            scene = scene_ids[record.synset]
+            im_id = len(cams[scene])
+            folder = tmp / SPLIT / f"{scene:06d}"
+            (folder / "rgb").mkdir(parents=True, exist_ok=True)
+            write_image(record.image, folder / "rgb" / f"{im_id:06d}.png", f"the image of record {record.id}")
+            cad_id = record.cad_id
+            if not depth:
+                scale, entry = 1.0, _record_gt_info(record, vertices_units[cad_id])
+            else:
+                posed = rerenderer.view(record)
+                depth_mm = np.where(posed.mask, posed.render.depth.astype(np.float64), 0.0) * mm_per_unit[cad_id]
+                depth_image, scale = write_depth_and_masks(folder, im_id, depth_mm, posed.mask)
+                entry = gt_info(posed.mask, depth_image, posed.full_silhouette())
+            K_bop = record.K
+            cams[scene][str(im_id)] = {"cam_K": K_bop.reshape(-1).tolist(), "depth_scale": scale}
+            gts[scene][str(im_id)] = [{"cam_R_m2c": record.R.reshape(-1).tolist(), "cam_t_m2c": (record.t * mm_per_unit[cad_id]).tolist(), "obj_id": obj_ids[cad_id]}]
+            gt_infos[scene][str(im_id)] = [entry]
+            records[f"{scene:06d}"][str(im_id)] = {"id": record.id, "index": record.index, "cad_id": cad_id}
+            cameras.add((tuple(K_bop.reshape(-1).tolist()), record.width, record.height))
+            depth_scales.add(scale)
+            advance()
 
         for scene in cams:
             folder = tmp / SPLIT / f"{scene:06d}"
@@ -296,4 +292,4 @@ def export_bop(root: Path, out: Path, cad_library: Path | None = None, split: st
             "scenes": {f"{s:06d}": {"synset": syn, "class_name": names[syn], "images": len(cams[s])} for syn, s in scene_ids.items()},
             "images": records,
         })
-    return out
+    return Path(out)

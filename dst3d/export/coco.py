@@ -6,13 +6,18 @@ Layout::
     annotations/instances_train.json   info, licenses, images, categories, annotations
 
 One annotation per image (a dst3d sample shows one object). Categories are the synsets,
-with the keypoint names the class's CAD models carry. Coordinates: ``bbox`` is
-``[x, y, w, h]`` in pixel-edge coordinates (the record's ``[x0, y0, x1, y1]`` minus its
-corner); keypoints use COCO's pixel-index convention (the centre of the top-left pixel is
-(0, 0)), i.e. the record's continuous position minus 0.5, with v=2 visible, v=1 inside the
-image but hidden by the object itself, and v=0 (0, 0, 0) outside the image or absent from the
-object's CAD model. The pose fields (radians, object units, OpenCV camera) are copied as
-they are in the dataset: azimuth, elevation, theta, distance, R, t, K.
+with the keypoint names the class's CAD models carry. File names are the record ids, each
+checked to be a plain file name (a dataset cannot name a path outside ``out``); a repeated
+id gets its index in front. Image cells must hold their bytes: a cell naming a local file is
+refused, never read.
+
+Coordinates (see docs/export.md): ``bbox`` is ``[x, y, w, h]`` in COCO's continuous
+coordinates, pixel edges at integers as in dst3d (the record's ``[x0, y0, x1, y1]`` minus its
+corner: ``pycocotools``' box of the mask). Keypoints use COCO's pixel-index convention (the
+centre of the top-left pixel is (0, 0)), i.e. the record's position minus 0.5, with v=2
+visible, v=1 inside the image but hidden by the object itself, and v=0 (0, 0, 0) outside the
+image or absent from the object's CAD model. The pose fields (radians, object units, OpenCV
+camera) are copied as they are in the dataset: azimuth, elevation, theta, distance, R, t, K.
 """
 
 from __future__ import annotations
@@ -22,16 +27,17 @@ from pathlib import Path
 
 from .. import __version__
 from ..progress import Progress
-from ..store.shards import read_table
-from .common import dataset_shards, iter_rows, staged_output, write_image, write_json
+from ..store.dataset import open_dataset
+from ..store.record import Record
+from .common import inside, safe_stem, staged_output, to_pixel_centres, write_image, write_json
 
 SPLIT = "train"
-KEYPOINT_OFFSET = 0.5  # dataset position - COCO position
-_ROW_COLUMNS = ["id", "index", "image", "synset", "class_name", "cad_id", "azimuth", "elevation", "theta", "distance",
-                "R", "t", "K", "width", "height", "bbox", "visible_fraction", "keypoints"]
+_COLUMNS = ["id", "index", "image", "synset", "class_name", "cad_id", "azimuth", "elevation", "theta", "distance",
+            "R", "t", "K", "width", "height", "bbox", "visible_fraction", "keypoints"]
 
 
-def _coco_keypoints(names: list[str], keypoints: list[dict], width: int, height: int) -> tuple[list[float], int]:
+def coco_keypoints(names: list[str], keypoints: list[dict] | None, width: int, height: int) -> tuple[list[float], int]:
+    """COCO's flat ``[x, y, v] * len(names)`` of a record's keypoints, and how many are labelled."""
     by_name = {kp["name"]: kp for kp in keypoints or []}
     flat, labelled = [], 0
     for name in names:
@@ -39,15 +45,30 @@ def _coco_keypoints(names: list[str], keypoints: list[dict], width: int, height:
         if kp is None or not (0.0 <= kp["x"] < width and 0.0 <= kp["y"] < height):
             flat += [0.0, 0.0, 0]
             continue
-        flat += [float(kp["x"]) - KEYPOINT_OFFSET, float(kp["y"]) - KEYPOINT_OFFSET, 2 if kp["visible"] else 1]
+        x, y = to_pixel_centres(xy=(kp["x"], kp["y"]))
+        flat += [x, y, 2 if kp["visible"] else 1]
         labelled += 1
     return flat, labelled
 
 
+def _file_names(ids: list, indices: list) -> list[str]:
+    """``<id>.png`` per record (ids checked to be plain names), ``<index>_<id>.png`` for a repeat."""
+    names, used = [], set()
+    for record_id, index in zip(ids, indices):
+        stem = safe_stem(record_id, "record id")
+        name = f"{stem}.png" if f"{stem}.png" not in used else f"{int(index):08d}_{stem}.png"
+        if name in used:
+            name = f"{len(names):08d}_{stem}.png"
+        used.add(name)
+        names.append(name)
+    return names
+
+
 def export_coco(root: Path, out: Path, split: str = "train", progress: bool = False) -> Path:
-    root, out = Path(root), Path(out)
-    dataset_shards(root, split)
-    meta = read_table(root, columns=["synset", "class_name", "keypoints"], split=split)
+    """Write ``split`` of the dataset in ``root`` as a COCO dataset in ``out``."""
+    dataset = open_dataset(root, split)
+    meta = dataset.table(["id", "index", "synset", "class_name", "keypoints"])
+    file_names = _file_names(meta["id"].to_pylist(), meta["index"].to_pylist())  # refused before out exists
     keypoint_names: dict[str, set] = defaultdict(set)
     names = {}
     for synset, name, kps in zip(meta["synset"].to_pylist(), meta["class_name"].to_pylist(), meta["keypoints"].to_pylist()):
@@ -61,27 +82,15 @@ def export_coco(root: Path, out: Path, split: str = "train", progress: bool = Fa
                            "class_name": names[synset], "keypoints": sorted(keypoint_names[synset]), "skeleton": []})
     kp_names = {c["synset"]: c["keypoints"] for c in categories}
 
-    with staged_output(out) as tmp, Progress(progress, transient=True) as bars:
+    with staged_output(Path(out)) as tmp, Progress(progress, transient=True) as bars:
         advance = bars.task("exporting COCO", meta.num_rows, unit="img")
         (tmp / "images").mkdir()
-        images, annotations, used = [], [], set()
-        for row in iter_rows(root, _ROW_COLUMNS, split):
+        images, annotations = [], []
+        for record, file_name in zip(dataset.records(_COLUMNS), file_names):
             image_id = len(images) + 1
-            file_name = f"{row['id']}.png" if row["id"] and f"{row['id']}.png" not in used else f"{row['index']:08d}_{row['id']}.png"
-            used.add(file_name)
-            write_image(row["image"], tmp / "images" / file_name)
-            images.append({"id": image_id, "file_name": file_name, "width": row["width"], "height": row["height"], "license": 1, "dst3d_id": row["id"]})
-            x0, y0, x1, y1 = (float(v) for v in row["bbox"])
-            w, h = max(x1 - x0, 0.0), max(y1 - y0, 0.0)
-            keypoints, labelled = _coco_keypoints(kp_names[row["synset"]], row["keypoints"], row["width"], row["height"])
-            annotations.append({
-                "id": image_id, "image_id": image_id, "category_id": category_ids[row["synset"]],
-                "bbox": [x0, y0, w, h], "area": w * h, "iscrowd": 0,
-                "keypoints": keypoints, "num_keypoints": labelled,
-                "azimuth": row["azimuth"], "elevation": row["elevation"], "theta": row["theta"], "distance": row["distance"],
-                "R": row["R"], "t": row["t"], "K": row["K"],
-                "cad_id": row["cad_id"], "synset": row["synset"], "visible_fraction": row["visible_fraction"], "dst3d_id": row["id"],
-            })
+            write_image(record.image, inside(tmp / "images", tmp / "images" / file_name), f"the image of record {record.id}")
+            images.append({"id": image_id, "file_name": file_name, "width": record.width, "height": record.height, "license": 1, "dst3d_id": record.id})
+            annotations.append(_annotation(record, image_id, category_ids[record.synset], kp_names[record.synset]))
             advance()
         write_json(tmp / "annotations" / f"instances_{SPLIT}.json", {
             "info": {"description": "dst3d pose dataset (3D Diffusion Style Transfer), COCO export", "version": __version__,
@@ -89,4 +98,18 @@ def export_coco(root: Path, out: Path, split: str = "train", progress: bool = Fa
             "licenses": [{"id": 1, "name": "see the dataset card", "url": ""}],
             "images": images, "annotations": annotations, "categories": categories,
         }, compact=True)
-    return out
+    return Path(out)
+
+
+def _annotation(record: Record, image_id: int, category_id: int, keypoint_names: list[str]) -> dict:
+    x0, y0, x1, y1 = (float(v) for v in record.bbox)
+    w, h = max(x1 - x0, 0.0), max(y1 - y0, 0.0)
+    keypoints, labelled = coco_keypoints(keypoint_names, record.keypoints, record.width, record.height)
+    return {
+        "id": image_id, "image_id": image_id, "category_id": category_id,
+        "bbox": [x0, y0, w, h], "area": w * h, "iscrowd": 0,
+        "keypoints": keypoints, "num_keypoints": labelled,
+        "azimuth": record.azimuth, "elevation": record.elevation, "theta": record.theta, "distance": record.distance,
+        "R": record.R.tolist(), "t": record.t.tolist(), "K": record.K.tolist(),
+        "cad_id": record.cad_id, "synset": record.synset, "visible_fraction": record.visible_fraction, "dst3d_id": record.id,
+    }

@@ -1,40 +1,59 @@
-"""What both exporters share: streaming rows, an all-or-nothing output folder, images."""
+"""What both exporters share: an all-or-nothing output folder, safe file names, images,
+JSON, and the one conversion between dst3d's pixel convention and BOP/COCO/OpenCV's."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
-import pyarrow.parquet as pq
+import numpy as np
 
 from ..errors import UserError
-from ..store.shards import DATA_DIR, shard_files
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
-
-def dataset_shards(root: Path, split: str = "train") -> list[Path]:
-    root = Path(root)
-    if not root.is_dir():
-        raise UserError(f"dataset folder {root} does not exist")
-    files = shard_files(root, split)
-    if not files:
-        hint = "run `dst3d generate` first" if split == "train" else "choose a split the dataset has"
-        raise UserError(f"{root} holds no dataset shards ({DATA_DIR}/{split}-*.parquet); {hint}")
-    return files
+# --- pixel conventions ------------------------------------------------------------------------
+# dst3d's image coordinates put pixel edges at integers: pixel (col, row) covers
+# [col, col + 1) x [row, row + 1) and is centred at (col + 0.5, row + 0.5); its K is meant so.
+# OpenCV, BOP and COCO keypoints put pixel centres at integers: pixel (col, row) is centred at
+# (col, row). The same point is 0.5 px less in the second convention, on both axes.
+PIXEL_CENTRE_OFFSET = 0.5  # dst3d coordinate - pixel-centre (OpenCV/BOP/COCO keypoint) coordinate
+_TO_PIXEL_CENTRES = np.array([[1.0, 0.0, -PIXEL_CENTRE_OFFSET], [0.0, 1.0, -PIXEL_CENTRE_OFFSET], [0.0, 0.0, 1.0]])
 
 
-def iter_rows(root: Path, columns: list[str] | None = None, split: str = "train", batch_size: int = 64) -> Iterator[dict]:
-    """Rows in index order, a row group at a time: memory stays flat for any dataset size."""
-    for path in dataset_shards(root, split):
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_size, columns=columns):
-            yield from batch.to_pylist()
+def to_pixel_centres(K: np.ndarray | None = None, xy: Iterable[float] | None = None):
+    """The one conversion from dst3d's pixel-edge coordinates to pixel-centre coordinates
+    (OpenCV, BOP ``cam_K``, COCO keypoints): ``K`` -> ``T @ K`` (cx, cy minus 0.5; fx, fy,
+    skew unchanged), a point ``(x, y)`` -> ``(x - 0.5, y - 0.5)``. Give one of the two."""
+    if (K is None) == (xy is None):
+        raise TypeError("to_pixel_centres takes K or xy")
+    if K is not None:
+        return _TO_PIXEL_CENTRES @ np.asarray(K, np.float64).reshape(3, 3)
+    x, y = (float(v) for v in xy)
+    return x - PIXEL_CENTRE_OFFSET, y - PIXEL_CENTRE_OFFSET
 
 
+# --- names --------------------------------------------------------------------------------
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+
+
+def safe_stem(value, what: str) -> str:
+    """``value`` if it is a plain file name stem (letters, digits, ``_ . -``, not starting with
+    a dot, at most 128 characters, no path separator); a one-line refusal otherwise. Names a
+    dataset cell supplies go through here before they become part of an output path."""
+    if not isinstance(value, str) or not SAFE_NAME.fullmatch(value):
+        shown = repr(value) if not isinstance(value, str) or len(value) <= 60 else repr(value[:57] + "...")
+        raise UserError(f"{what} {shown} is not a safe file name (letters, digits, '_', '.', '-'; no path); "
+                        "the dataset is damaged or not made by dst3d, regenerate it")
+    return value
+
+
+# --- output folder ------------------------------------------------------------------------
 def check_out(out: Path) -> None:
     """Refuse an existing non-empty --out and a missing parent before any work."""
     out = Path(out)
@@ -64,23 +83,39 @@ def staged_output(out: Path) -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def write_image(cell: dict, path: Path) -> None:
-    """Write an Image cell as PNG; PNG bytes are copied as they are (lossless, no re-encode)."""
-    data = cell.get("bytes") if isinstance(cell, dict) else None
-    if data is None and isinstance(cell, dict) and cell.get("path"):
-        data = Path(cell["path"]).read_bytes()
-    if data is None:
-        raise UserError(f"an image cell holds no data; cannot export {path.name}")
-    if not data.startswith(PNG_MAGIC):
-        import cv2
-        import numpy as np
+def inside(folder: Path, path: Path) -> Path:
+    """``path``, checked to lie inside ``folder`` (a last guard behind the name checks)."""
+    resolved, base = Path(os.path.abspath(path)), Path(os.path.abspath(folder))
+    if base != resolved and base not in resolved.parents:
+        raise UserError(f"refusing to write {path} outside the export folder")
+    return path
 
-        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-        ok, buf = cv2.imencode(".png", image)
-        if image is None or not ok:
-            raise UserError(f"cannot decode the image for {path.name}")
-        data = buf.tobytes()
-    path.write_bytes(data)
+
+# --- images and JSON -------------------------------------------------------------------------
+def image_bytes(cell, what: str) -> bytes:
+    """The PNG bytes of an Image cell. Only bytes stored in the dataset are used: a cell that
+    names a file instead (``{"bytes": None, "path": ...}``) is refused, never read."""
+    data = cell.get("bytes") if isinstance(cell, dict) else None
+    if data is None:
+        named = isinstance(cell, dict) and cell.get("path")
+        raise UserError(f"{what} holds no image bytes{' (it names a file instead)' if named else ''}; "
+                        "dst3d exports only images stored in the dataset, never files a dataset names")
+    if not isinstance(data, (bytes, bytearray)):
+        raise UserError(f"{what} holds no image bytes; the dataset is damaged, regenerate it")
+    if data.startswith(PNG_MAGIC):
+        return bytes(data)
+    import cv2
+
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    ok, buf = cv2.imencode(".png", image) if image is not None else (False, None)
+    if not ok:
+        raise UserError(f"{what} cannot be decoded as an image; the dataset is damaged, regenerate it")
+    return buf.tobytes()
+
+
+def write_image(cell, path: Path, what: str) -> None:
+    """Write an Image cell as PNG; PNG bytes are copied as they are (lossless, no re-encode)."""
+    Path(path).write_bytes(image_bytes(cell, what))
 
 
 def write_json(path: Path, data, compact: bool = False) -> None:
@@ -91,9 +126,3 @@ def write_json(path: Path, data, compact: bool = False) -> None:
     else:
         text = "{\n" + ",\n".join(f" {json.dumps(str(k))}: {json.dumps(v)}" for k, v in data.items()) + "\n}"
     path.write_text(text + "\n")
-
-
-def job_info(root: Path) -> dict:
-    from ..store.shards import read_job_file
-
-    return read_job_file(root)
