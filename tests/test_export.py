@@ -105,7 +105,8 @@ def test_bop_round_trip(small_dataset, bop):
         mm_per_unit = max(info[str(obj["obj_id"])][k] for k in ("size_x", "size_y", "size_z"))
         assert geodesic_error(obj["R"], np.array(rec["R"])) < 1e-6
         np.testing.assert_allclose(obj["t_mm"] / mm_per_unit, rec["t"], rtol=1e-6, atol=1e-9)
-        np.testing.assert_array_equal(obj["K"], np.array(rec["K"]))
+        # BOP puts pixel centres at integers, dst3d pixel edges: cx, cy are half a pixel less
+        np.testing.assert_array_equal(obj["K"], np.array(rec["K"]) - [[0, 0, 0.5], [0, 0, 0.5], [0, 0, 0]])
         x0, y0, x1, y1 = rec["bbox"]
         assert obj["bbox_visib"] == [x0, y0, x1 - x0 - 1, y1 - y0 - 1]  # bop_toolkit: last pixel index - first
         assert obj["visib_fract"] == pytest.approx(rec["visible_fraction"], abs=0.01)
@@ -117,7 +118,12 @@ def test_bop_round_trip(small_dataset, bop):
         uv, z = project(vertices, obj["R"], obj["t_mm"], obj["K"])
         assert (z > 0).all()
         if rec["visible_fraction"] >= 1.0:
-            assert np.abs(np.array([uv[:, 0].min(), uv[:, 1].min(), uv[:, 0].max(), uv[:, 1].max()]) - rec["bbox"]).max() < 1.5
+            # pixel centres at integers: the centres of the first and last mask pixels (bop_toolkit's
+            # box [x, y, x + w, y + h]) lie inside the projected model's extent, near its edges
+            x, y, w, h = obj["bbox_visib"]
+            lo, hi = uv.min(axis=0), uv.max(axis=0)
+            assert (lo <= [x + 1e-9, y + 1e-9]).all() and (hi >= [x + w - 1e-9, y + h - 1e-9]).all()
+            assert np.abs(np.concatenate([lo, hi]) - [x, y, x + w, y + h]).max() < 2.0  # thin parts may cover no centre
             assert obj["bbox_obj"] == obj["bbox_visib"]
     assert {int(k) for k in info} == {o["obj_id"] for o in objects}
     for obj_id, entry in info.items():
@@ -125,6 +131,8 @@ def test_bop_round_trip(small_dataset, bop):
         assert mapping["objects"][obj_id]["mm_per_unit"] == pytest.approx(max(entry["size_x"], entry["size_y"], entry["size_z"]), rel=1e-6)
     camera = json.loads((bop / "camera.json").read_text())
     assert camera["fx"] == objects[0]["K"][0, 0] and camera["width"] == records[next(iter(records))]["width"]
+    rec = next(iter(records.values()))
+    assert (camera["cx"], camera["cy"]) == (rec["K"][0][2] - 0.5, rec["K"][1][2] - 0.5)
 
 
 def _library(root: Path):
@@ -185,8 +193,95 @@ def test_bop_depth_and_masks(small_dataset, bop):
         mesh = meshes.setdefault(rec["cad_id"], _cad_mesh(small_dataset, rec["cad_id"]))
         _, distance, _ = trimesh.proximity.closest_point_naive(mesh, points)
         assert distance.max() < 1e-3, (rec["id"], distance.max())  # model size = 1 unit
+        # the same as a BOP reader does it: pixel (col, row) centred at (col, row) in cam_K, mm,
+        # cam_R_m2c / cam_t_m2c, onto the exported PLY model
+        z_mm = depth[rows, cols] * obj["depth_scale"]
+        K = obj["K"]
+        cam = np.stack([(cols - K[0, 2]) * z_mm / K[0, 0], (rows - K[1, 2]) * z_mm / K[1, 1], z_mm], axis=1)
+        ply = bop / "models" / f"obj_{obj['obj_id']:06d}.ply"
+        model_mm = meshes.setdefault(ply, trimesh.Trimesh(*read_ply(ply), process=False))
+        _, distance, _ = trimesh.proximity.closest_point_naive(model_mm, (cam - obj["t_mm"]) @ obj["R"])
+        assert distance.max() < 1e-3 * mm_per_unit, (rec["id"], distance.max())
     camera = json.loads((bop / "camera.json").read_text())
     assert camera.get("depth_scale") == (scales.pop() if len(scales) == 1 else None)
+
+
+def read_ply(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Vertices and triangles of an ASCII PLY as the BOP export writes it (bop_toolkit's layout)."""
+    lines = path.read_text().splitlines()
+    n_v = next(int(line.split()[-1]) for line in lines if line.startswith("element vertex"))
+    n_f = next(int(line.split()[-1]) for line in lines if line.startswith("element face"))
+    start = lines.index("end_header") + 1
+    vertices = np.array([[float(v) for v in line.split()[:3]] for line in lines[start : start + n_v]])
+    faces = np.array([[int(v) for v in line.split()[1:4]] for line in lines[start + n_v : start + n_v + n_f]])
+    return vertices, faces
+
+
+def rasterize_at_pixel_centres(vertices_mm: np.ndarray, faces: np.ndarray, R: np.ndarray, t_mm: np.ndarray, K: np.ndarray,
+                               width: int, height: int) -> np.ndarray:
+    """The silhouette as a BOP/OpenCV reader computes it, independent of dst3d's renderer:
+    project with K (u = fx X/Z + cx, pixel (i, j) centred at (i, j)) and mark every pixel whose
+    centre lies in a projected triangle (edge-function point-in-triangle test, either winding)."""
+    cam = vertices_mm @ R.T + t_mm
+    assert (cam[:, 2] > 0).all()
+    uv = (cam @ K.T)[:, :2] / cam[:, 2:3]
+    mask = np.zeros((height, width), bool)
+    for a, b, c in uv[faces]:
+        area = (b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0])
+        if area == 0.0:
+            continue
+        lo, hi = np.minimum(np.minimum(a, b), c), np.maximum(np.maximum(a, b), c)
+        i0, j0 = max(int(np.ceil(lo[0])), 0), max(int(np.ceil(lo[1])), 0)
+        i1, j1 = min(int(np.floor(hi[0])), width - 1), min(int(np.floor(hi[1])), height - 1)
+        if i1 < i0 or j1 < j0:
+            continue
+        x, y = np.meshgrid(np.arange(i0, i1 + 1, dtype=np.float64), np.arange(j0, j1 + 1, dtype=np.float64))
+        w = [(q[0] - p[0]) * (y - p[1]) - (q[1] - p[1]) * (x - p[0]) for p, q in ((a, b), (b, c), (c, a))]
+        hit = (w[0] >= 0) & (w[1] >= 0) & (w[2] >= 0) if area > 0 else (w[0] <= 0) & (w[1] <= 0) & (w[2] <= 0)
+        mask[j0 : j1 + 1, i0 : i1 + 1] |= hit
+    return mask
+
+
+def boundary_offset(bop: Path, shift: float = 0.0) -> tuple[float, np.ndarray, int]:
+    """How far the exported masks lie from the silhouettes of the exported PLY models at the
+    exported cam_R_m2c, cam_t_m2c, cam_K (cx, cy moved by ``shift``), rasterized independently.
+    Returns the mean distance between the two boundaries in px (pixels that differ / boundary
+    length, pooled over the images), the mean signed centroid offset (raster - mask, px) and
+    the number of images used (objects that touch the image border are left out: there the
+    border, not the model, bounds both)."""
+    import cv2
+
+    plys = {}
+    differ = length = 0.0
+    offsets = []
+    for obj in read_bop(bop):
+        mask = read_png(obj["mask"]) > 0
+        if mask[0].any() or mask[-1].any() or mask[:, 0].any() or mask[:, -1].any():
+            continue
+        ply = bop / "models" / f"obj_{obj['obj_id']:06d}.ply"
+        vertices, faces = plys.setdefault(ply, read_ply(ply))
+        K = obj["K"] + [[0, 0, shift], [0, 0, shift], [0, 0, 0]]
+        raster = rasterize_at_pixel_centres(vertices, faces, obj["R"], obj["t_mm"], K, mask.shape[1], mask.shape[0])
+        contours, _ = cv2.findContours(raster.astype(np.uint8), cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
+        length += sum(cv2.arcLength(c, True) for c in contours)
+        differ += float((raster != mask).sum())
+        (ry, rx), (my, mx) = (np.argwhere(m).mean(axis=0) for m in (raster, mask))
+        offsets.append((rx - mx, ry - my))
+    return differ / length, np.mean(offsets, axis=0), len(offsets)
+
+
+def test_bop_masks_match_an_independent_rasterization(bop):
+    """BOP puts pixel centres at integers: the exported models, rasterized at pixel centres with
+    the exported camera, land on the exported masks (within 0.1 px on average). The camera dst3d
+    uses internally (cx, cy + 0.5: pixel edges at integers) lands half a pixel off: this check
+    catches an export that forgets the conversion."""
+    distance, offset, n = boundary_offset(bop)
+    assert n >= 10
+    assert distance < 0.1 and np.abs(offset).max() < 0.05, (distance, offset)
+    unconverted, offset_unconverted, _ = boundary_offset(bop, shift=+0.5)
+    assert unconverted > 0.3 and (offset_unconverted > 0.3).all(), (unconverted, offset_unconverted)
+    print(f"boundary distance {distance:.4f} px, centroid offset {offset.round(4)} px over {n} images; "
+          f"unconverted K: {unconverted:.4f} px, offset {offset_unconverted.round(4)}")
 
 
 @pytest.fixture(scope="module")
@@ -323,6 +418,11 @@ def test_coco_round_trip(small_dataset, tmp_path):
     data, images, categories = read_coco(out)
     assert len(data["annotations"]) == len(records) == len(images)
     assert {c["synset"] for c in categories.values()} == {r["synset"] for r in records.values()}
+    library = _library(small_dataset)
+    cad_points = {}
+    for cad_id in {r["cad_id"] for r in records.values()}:
+        names, points = library.keypoints(library.model(cad_id)[1])  # the manifest's 3D keypoints
+        cad_points.update({(cad_id, n): np.asarray(p, np.float64) for n, p in zip(names, points)})
     seen_keypoints = 0
     for ann in data["annotations"]:
         image = images[ann["image_id"]]
@@ -337,7 +437,8 @@ def test_coco_round_trip(small_dataset, tmp_path):
         assert geodesic_error(np.array(ann["R"]), np.array(rec["R"])) < 1e-6
         assert geodesic_error(viewpoint_to_rotation(ann["azimuth"], ann["elevation"], ann["theta"]), np.array(rec["R"])) < 1e-6
         np.testing.assert_allclose(ann["t"], rec["t"], atol=1e-12)
-        np.testing.assert_array_equal(np.array(ann["K"]), np.array(rec["K"]))
+        # K in COCO keypoints' convention (pixel centres at integers): cx, cy half a pixel less
+        np.testing.assert_array_equal(np.array(ann["K"]), np.array(rec["K"]) - [[0, 0, 0.5], [0, 0, 0.5], [0, 0, 0]])
         assert ann["distance"] == rec["distance"]
         # keypoints: [x, y, v] per category keypoint name, COCO pixel-index coordinates (+0.5 back)
         kps = np.array(ann["keypoints"], dtype=np.float64).reshape(-1, 3)
@@ -351,6 +452,9 @@ def test_coco_round_trip(small_dataset, tmp_path):
                 continue
             assert v == (2 if kp["visible"] else 1)
             assert (kx + 0.5, ky + 0.5) == pytest.approx((kp["x"], kp["y"]), abs=1e-9)
+            # and where the CAD model's keypoint projects with the annotation's own K, R, t
+            uv = np.array(ann["K"]) @ (np.array(ann["R"]) @ cad_points[(rec["cad_id"], name)] + np.array(ann["t"]))
+            assert (kx, ky) == pytest.approx(tuple(uv[:2] / uv[2]), abs=1e-4)
             seen_keypoints += 1
         assert ann["num_keypoints"] == int((kps[:, 2] > 0).sum())
     assert seen_keypoints > 0, "the shipped CAD library has keypoints for some class"

@@ -9,7 +9,7 @@ Layout (one scene per class, scene ids in synset order)::
     train/000000/depth/000000.png   uint16 depth along the optical axis; mm = value * depth_scale, 0 = no object
     train/000000/mask/000000_000000.png        the object's silhouette inside the image (0/255)
     train/000000/mask_visib/000000_000000.png  its visible part (the same: one object, no occluder)
-    train/000000/scene_camera.json  cam_K, depth_scale (per image)
+    train/000000/scene_camera.json  cam_K (pixel centres at integers, as BOP means it), depth_scale (per image)
     train/000000/scene_gt.json      cam_R_m2c (row-major), cam_t_m2c (mm), obj_id
     train/000000/scene_gt_info.json px_count_all/valid/visib, visib_fract, bbox_obj, bbox_visib ([x, y, w, h])
     dst3d_export.json               obj_id -> CAD model, scene -> class, image -> record id
@@ -22,6 +22,10 @@ an object that leaves the image, ``px_count_all`` and ``bbox_obj`` count the sil
 beyond the border too (image-sized tiles around the image, as ``visible_fraction`` does;
 bop_toolkit renders a 3x canvas, the same pixels). ``depth=False`` (``--no-depth``) skips the rendering:
 no depth/mask images, no ``px_count_*``, boxes and ``visib_fract`` from the record.
+
+Pixels: dst3d's K puts pixel edges at integers, BOP's pixel centres; ``cam_K`` and
+``camera.json`` carry cx, cy minus 0.5 (``to_pixel_centres``), so rasterizing the exported
+model at pixel centres with the exported camera gives the exported mask.
 
 Units: a dataset model has longest side 1 unit, which is ``size_m`` metres of the real
 object, so 1 unit = ``1000 * size_m`` mm. Both the translation and the exported model are
@@ -46,7 +50,7 @@ from ..render.annotations import Silhouette, bbox_from_mask
 from ..render.scene import Rerenderer
 from ..store.dataset import Dataset, open_dataset
 from ..store.record import Record
-from .common import staged_output, write_image, write_json
+from .common import staged_output, to_pixel_centres, write_image, write_json
 
 SPLIT = "train"
 DEPTH_MAX = 65535  # uint16
@@ -268,7 +272,7 @@ def export_bop(root: Path, out: Path, cad_library: Path | None = None, split: st
                 depth_mm = np.where(posed.mask, posed.render.depth.astype(np.float64), 0.0) * mm_per_unit[cad_id]
                 depth_image, scale = write_depth_and_masks(folder, im_id, depth_mm, posed.mask)
                 entry = gt_info(posed.mask, depth_image, posed.full_silhouette())
-            K_bop = record.K
+            K_bop = to_pixel_centres(record.K)  # BOP puts pixel centres at integers, dst3d pixel edges
             cams[scene][str(im_id)] = {"cam_K": K_bop.reshape(-1).tolist(), "depth_scale": scale}
             gts[scene][str(im_id)] = [{"cam_R_m2c": record.R.reshape(-1).tolist(), "cam_t_m2c": (record.t * mm_per_unit[cad_id]).tolist(), "obj_id": obj_ids[cad_id]}]
             gt_infos[scene][str(im_id)] = [entry]
@@ -288,6 +292,7 @@ def export_bop(root: Path, out: Path, cad_library: Path | None = None, split: st
             write_json(tmp / "camera.json", {"cx": K[2], "cy": K[5], "fx": K[0], "fy": K[4], "width": width, "height": height, **shared})
         write_json(tmp / "dst3d_export.json", {
             "format": "bop", "dst3d": __version__, "split": SPLIT, "dataset_split": split, "depth": depth,
+            "pixel_convention": "cam_K and camera.json: pixel centres at integers (BOP, OpenCV): cx, cy = dst3d's - 0.5",
             "objects": objects,
             "scenes": {f"{s:06d}": {"synset": syn, "class_name": names[syn], "images": len(cams[s])} for syn, s in scene_ids.items()},
             "images": records,

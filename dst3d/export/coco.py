@@ -16,8 +16,10 @@ coordinates, pixel edges at integers as in dst3d (the record's ``[x0, y0, x1, y1
 corner: ``pycocotools``' box of the mask). Keypoints use COCO's pixel-index convention (the
 centre of the top-left pixel is (0, 0)), i.e. the record's position minus 0.5, with v=2
 visible, v=1 inside the image but hidden by the object itself, and v=0 (0, 0, 0) outside the
-image or absent from the object's CAD model. The pose fields (radians, object units, OpenCV
-camera) are copied as they are in the dataset: azimuth, elevation, theta, distance, R, t, K.
+image or absent from the object's CAD model. ``K`` is given in the same pixel-centre
+convention (OpenCV's: cx, cy minus 0.5), so ``K (R X + t)`` lands on the keypoints as given
+and ``cv2.solvePnP(keypoints, K)`` works unchanged. The other pose fields (radians, object
+units, OpenCV camera axes) are copied: azimuth, elevation, theta, distance, R, t.
 """
 
 from __future__ import annotations
@@ -94,7 +96,8 @@ def export_coco(root: Path, out: Path, split: str = "train", progress: bool = Fa
             advance()
         write_json(tmp / "annotations" / f"instances_{SPLIT}.json", {
             "info": {"description": "dst3d pose dataset (3D Diffusion Style Transfer), COCO export", "version": __version__,
-                     "pose_convention": "PASCAL3D+ angles in radians; R, t object-to-camera (OpenCV camera), t and distance in object units (longest model side = 1)"},
+                     "pose_convention": "PASCAL3D+ angles in radians; R, t object-to-camera (OpenCV camera), t and distance in object units (longest model side = 1)",
+                     "pixel_convention": "bbox: pixel edges at integers (COCO boxes); keypoints and K: pixel centres at integers (COCO keypoints, OpenCV)"},
             "licenses": [{"id": 1, "name": "see the dataset card", "url": ""}],
             "images": images, "annotations": annotations, "categories": categories,
         }, compact=True)
@@ -110,6 +113,6 @@ def _annotation(record: Record, image_id: int, category_id: int, keypoint_names:
         "bbox": [x0, y0, w, h], "area": w * h, "iscrowd": 0,
         "keypoints": keypoints, "num_keypoints": labelled,
         "azimuth": record.azimuth, "elevation": record.elevation, "theta": record.theta, "distance": record.distance,
-        "R": record.R.tolist(), "t": record.t.tolist(), "K": record.K.tolist(),
+        "R": record.R.tolist(), "t": record.t.tolist(), "K": to_pixel_centres(record.K).tolist(),
         "cad_id": record.cad_id, "synset": record.synset, "visible_fraction": record.visible_fraction, "dst3d_id": record.id,
     }
