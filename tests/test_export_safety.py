@@ -88,3 +88,53 @@ def test_safe_names():
     for bad in ("/etc/passwd", "../x", "..", ".hidden", "a/b", "a\\b", "", "x" * 129, None, 7, "a\x00b", "é"):
         with pytest.raises(UserError, match="not a safe file name"):
             safe_stem(bad, "record id")
+
+
+def _library_copy(small_dataset: Path, folder: Path, drop: str | None = None, touch: str | None = None) -> Path:
+    """A copy of the dataset's CAD library: model ``drop`` left out of the manifest, the mesh of
+    model ``touch`` changed (same name, other bytes)."""
+    import json
+
+    from dst3d.cad.library import CadLibrary
+
+    library = CadLibrary(json.loads((small_dataset / "dst3d_job.json").read_text())["job"].get("cad_library"))
+    copy = folder / "library"
+    shutil.copytree(library.root, copy)
+    if drop:
+        manifest = json.loads((copy / "manifest.json").read_text())
+        for cls in manifest["classes"].values():
+            cls["models"] = [m for m in cls["models"] if m["id"] != drop]
+        (copy / "manifest.json").write_text(json.dumps(manifest))
+    if touch:
+        _, model = library.model(touch)
+        (copy / model.mesh).write_bytes((copy / model.mesh).read_bytes() + b"\n")
+    return copy
+
+
+def test_bop_refuses_a_library_without_the_datasets_models(cli, small_dataset, tmp_path):
+    used = sorted(set(open_dataset(small_dataset).table(["cad_id"])["cad_id"].to_pylist()))
+    library = _library_copy(small_dataset, tmp_path, drop=used[0])
+    before = _tree(tmp_path)
+    _refused(cli("export", str(small_dataset), "--format", "bop", "--out", str(tmp_path / "out"), "--cad-library", str(library), "--no-progress"),
+             f"has no model '{used[0]}'", "--cad-library")
+    assert _tree(tmp_path) == before
+
+
+def test_bop_uses_the_datasets_own_library(cli, small_dataset, tmp_path):
+    """Without --cad-library the job's library is used (a changed mesh there is refused), and a
+    job naming a folder that is not on this machine falls back to the shipped library."""
+    import json
+
+    used = sorted(set(open_dataset(small_dataset).table(["cad_id"])["cad_id"].to_pylist()))
+    data = tmp_path / "data"
+    shutil.copytree(small_dataset, data)
+    job = json.loads((data / "dst3d_job.json").read_text())
+    job["job"]["cad_library"] = str(_library_copy(small_dataset, tmp_path, touch=used[-1]))
+    (data / "dst3d_job.json").write_text(json.dumps(job))
+    _refused(cli("export", str(data), "--format", "bop", "--out", str(tmp_path / "a"), "--no-depth", "--no-progress"),
+             f"CAD model '{used[-1]}'", "differs")
+    job["job"]["cad_library"] = str(tmp_path / "not-here")
+    (data / "dst3d_job.json").write_text(json.dumps(job))
+    proc = cli("export", str(data), "--format", "bop", "--out", str(tmp_path / "b"), "--no-depth", "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    assert not (tmp_path / "a").exists() and (tmp_path / "b" / "models" / "models_info.json").is_file()
