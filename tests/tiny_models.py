@@ -7,6 +7,7 @@ real weights. Their images are noise; nothing here says anything about image qua
 - :func:`save_tiny_sd15` / :func:`save_tiny_sdxl`: a StableDiffusion(XL)ControlNet base
   pipeline folder (model_index.json, unet/, vae/, text_encoder/, tokenizer/, scheduler/).
 - :func:`save_tiny_controlnet`: a ControlNet folder matching either base.
+- :func:`save_tiny_taesd`: a tiny ``AutoencoderTiny`` (the TAESD layout).
 - :func:`save_tiny_gpt2`: a 2-layer GPT-2 with a byte-level tokenizer and a chat template.
 
 The VAE has four blocks (latent/image ratio 8, like SD1.5), so a 64-128 px image runs in
@@ -98,8 +99,9 @@ def _scheduler():
     return PNDMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", skip_prk_steps=True, steps_offset=1)
 
 
-def save_tiny_sd15(folder: Path, seed: int = 0) -> Path:
-    """A tiny SD1.5-shaped base pipeline (no ControlNet, no safety checker), as on the Hub."""
+def save_tiny_sd15(folder: Path, seed: int = 0, variant: str | None = None) -> Path:
+    """A tiny SD1.5-shaped base pipeline (no ControlNet, no safety checker), as on the Hub;
+    ``variant``: its weights saved under that variant name too (``*.fp16.safetensors``)."""
     import torch
     from diffusers import StableDiffusionPipeline, UNet2DConditionModel
     from transformers import CLIPTextModel, CLIPTokenizer
@@ -113,6 +115,8 @@ def save_tiny_sd15(folder: Path, seed: int = 0) -> Path:
         unet=unet, scheduler=_scheduler(), safety_checker=None, feature_extractor=None, requires_safety_checker=False,
     )
     pipe.save_pretrained(folder)
+    if variant:
+        pipe.save_pretrained(folder, variant=variant)
     _rmtree(folder / "_tok")
     return folder
 
@@ -138,8 +142,9 @@ def save_tiny_sdxl(folder: Path, seed: int = 0) -> Path:
     return folder
 
 
-def save_tiny_controlnet(folder: Path, sdxl: bool = False, seed: int = 1) -> Path:
-    """A ControlNet for the tiny base: its conditioning embedding downsamples by 8."""
+def save_tiny_controlnet(folder: Path, sdxl: bool = False, seed: int = 1, variant: str | None = None) -> Path:
+    """A ControlNet for the tiny base: its conditioning embedding downsamples by 8.
+    ``variant`` (e.g. ``fp16``): saved only as that weight variant, as some Hub repos ship."""
     import torch
     from diffusers import ControlNetModel
 
@@ -155,7 +160,23 @@ def save_tiny_controlnet(folder: Path, sdxl: bool = False, seed: int = 1) -> Pat
         for conv in [embedding.conv_in, *embedding.blocks]:  # He init: edges survive the downsampling
             fan_in = conv.weight[0].numel()
             conv.weight.normal_(0.0, (2.0 / fan_in) ** 0.5)
-    controlnet.save_pretrained(folder)
+    if variant == "fp16":
+        controlnet.to(torch.float16)
+    controlnet.save_pretrained(folder, variant=variant)
+    return Path(folder)
+
+
+def save_tiny_taesd(folder: Path, seed: int = 2) -> Path:
+    """A tiny AutoencoderTiny (TAESD layout, latent/image ratio 8) for the tiny bases."""
+    import torch
+    from diffusers import AutoencoderTiny
+
+    torch.manual_seed(seed)
+    vae = AutoencoderTiny(
+        encoder_block_out_channels=(8, 8, 8, 8), decoder_block_out_channels=(8, 8, 8, 8),
+        num_encoder_blocks=(1, 1, 1, 1), num_decoder_blocks=(1, 1, 1, 1), latent_channels=4,
+    )
+    vae.save_pretrained(folder)
     return Path(folder)
 
 

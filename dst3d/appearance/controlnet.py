@@ -4,11 +4,24 @@ The render's control images (edges, depth, normals) condition a text-to-image di
 model, so the generated image inherits the render's exact pose. Defaults follow 3D-DST:
 Stable Diffusion 1.5 with ControlNet v1.1 canny, 20 UniPC steps, guidance 7.5.
 
-Any Hub id or local folder works for each model. Hub models are located before anything
-is loaded (:func:`locate_model`): offline, or with the Hub unreachable, a model that is not
-already cached fails at once with one line saying how to provide it, instead of hanging in
-retries. Every record stores :meth:`ControlNetBackend.settings` (model ids, resolved
-revisions, scheduler, steps, guidance, dtype, ...).
+Any Hub id or local folder works for each model; models are located before anything is
+loaded (:func:`dst3d.hub_models.locate_model`), so a missing one fails at once with one line.
+
+Records: :meth:`ControlNetBackend.settings` is ``{"backend": "controlnet", **options,
+"loaded": {...}}``: every option (validated, defaults filled in), so that
+:func:`dst3d.appearance.backend_from_settings` rebuilds an equal backend, and under
+``loaded`` what was actually loaded and run: resolved revisions, classes, the dtype of every
+component as loaded, attention processors, whether QKV projections are fused (per module),
+the compile mode, the VAE, the scheduler class and config, library versions.
+
+Multi-ControlNet: each net gets its own control images as one batched tensor per net (the
+flat-list form diffusers reads as one entry per net in every version since 0.30).
+
+Non-finite or black outputs (fp16 overflow) are never returned as images: the pipeline
+stops at the latents; a sample whose latents are non-finite is re-run with a seed derived
+from its own (:func:`derived_seed`), a sample whose decode is non-finite is decoded again
+with the VAE in fp32, up to ``nan_retries`` times; what happened is in the image's notes
+(:class:`~dst3d.appearance.request.Generated`); past the retries it fails with a UserError.
 
 Determinism: each image gets its own ``torch.Generator`` on the CPU seeded with the
 request's seed, so its initial noise depends on that seed alone (not on its batch
@@ -16,26 +29,34 @@ neighbours, nor on the device). Same seed + same settings + same device and batc
 composition = the same image. Across batch sizes the math is the same but float kernels
 may round differently (a level or two of 255 on CPU).
 
+Compilation (``compile``): the UNet and the ControlNet(s) are replaced by ``torch.compile``
+wrappers (``pipe.unet = torch.compile(pipe.unet)``, as the diffusers docs do), so the
+pipeline sees compiled modules (and marks CUDA-graph steps for ``reduce-overhead``). Shapes
+are static (``dynamic=False``); to avoid a recompilation for every new batch size (a shard's
+last batch, a single-image regeneration), every batch is padded to the compiled batch size
+(``max_batch_size``, else the first batch's size) with copies of its last request, whose
+outputs are dropped: the cost is a few wasted images per shard, never a recompilation.
+
 torch, diffusers and transformers are imported only inside functions: importing this module
 is cheap, and the ``render`` backend never pays for them.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
-from dataclasses import dataclass
+import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import cv2
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..errors import UserError
-
-if TYPE_CHECKING:  # base imports the renderer; the prompts' LLM path uses this module's Hub helpers
-    from .base import AppearanceRequest
+from ..hub_models import ModelSource, dtype_kwarg, hub_offline, load_or_explain, locate_model
+from .request import AppearanceRequest, Generated
 
 log = logging.getLogger("dst3d.controlnet")
 
@@ -70,6 +91,11 @@ SCHEDULERS: dict[str, tuple[str | None, dict]] = {
 }
 SchedulerName = Literal["unipc", "dpmpp_2m", "dpmpp_2m_karras", "ddim", "euler", "euler_a", "pndm", "lcm", "model"]
 DTYPES = {"fp16": "float16", "bf16": "bfloat16", "fp32": "float32"}
+SDXL_ONLY = ("original_size", "target_size", "crops_coords_top_left", "watermark")
+# Keys that records written before the options/"loaded" split carried next to the options.
+LEGACY_RECORD_KEYS = {"pipeline_class", "base_revision", "controlnet_revisions", "scheduler_class", "seeding", "diffusers", "torch"}
+
+SEEDING = "one CPU torch.Generator per image, seeded with the record's seed (a retry after a non-finite output: derived_seed(seed, attempt))"
 
 
 class ControlNetConfig(BaseModel):
@@ -80,46 +106,64 @@ class ControlNetConfig(BaseModel):
     the control image fed to each, in order (``canny``, ``depth``, ``normal``). Without
     ``controlnet`` the default model for each control kind and base type is used.
 
+    Pipeline arguments are passed through: ``guess_mode``, ``control_guidance_start`` /
+    ``control_guidance_end`` (one value or one per net), ``clip_skip``, ``eta``, and for SDXL
+    the size micro-conditioning (``original_size``, ``target_size``, ``crops_coords_top_left``).
+
     Speed: ``dtype`` (auto: fp16 on CUDA, fp32 on CPU), ``channels_last`` and ``fuse_qkv``
-    (auto: on CUDA), ``compile`` (torch.compile the UNet and ControlNets), ``few_step``
-    / ``lcm_lora`` (LCM-LoRA: LCM scheduler, 4 steps, guidance 1 unless set),
-    ``cpu_offload`` (model CPU offload for small GPUs), ``max_batch_size`` (split the job's
-    batches). Images are generated at ``resolution`` (default: the job's size rounded to
-    a multiple of 8) and resized to the job's size if they differ.
+    (auto: on CUDA), ``cudnn_benchmark`` (auto: on CUDA unless ``deterministic``),
+    ``compile`` (torch.compile the UNet and ControlNets), a tiny VAE (``vae`` naming an
+    ``AutoencoderTiny`` such as ``madebyollin/taesd``), ``few_step`` / ``lcm_lora``
+    (LCM-LoRA: LCM scheduler, 4 steps, guidance 1 unless set), ``cpu_offload`` (model CPU
+    offload for small GPUs), ``max_batch_size`` (split the job's batches). Images are
+    generated at ``resolution`` (default: the job's size rounded to a multiple of 8) and
+    resized to the job's size if they differ.
     """
 
     model_config = ConfigDict(extra="forbid")
-    base_model: str = DEFAULT_BASE
+    base_model: str = Field(DEFAULT_BASE, description="base pipeline: Hub id or local folder (diffusers layout, model_index.json)")
     revision: str | None = Field(None, description="base model revision (branch, tag or commit)")
     variant: str | None = Field(None, description="weight variant of the base model, e.g. fp16 (half the download)")
-    pipeline: Literal["auto", "sd15", "sdxl"] = "auto"
-    controlnet: str | list[str] | None = None
-    controlnet_revision: str | list[str | None] | None = None
-    controls: list[ControlKind] = ["canny"]
-    vae: str | None = Field(None, description="replacement VAE, e.g. madebyollin/sdxl-vae-fp16-fix")
-    vae_revision: str | None = None
-    scheduler: SchedulerName = "unipc"
-    steps: int = Field(20, ge=1, le=1000)
-    guidance_scale: float = Field(7.5, ge=0.0)
-    conditioning_scale: float | list[float] = 1.0
-    control_guidance_start: float = Field(0.0, ge=0.0, le=1.0)
-    control_guidance_end: float = Field(1.0, ge=0.0, le=1.0)
+    pipeline: Literal["auto", "sd15", "sdxl"] = Field("auto", description="pipeline family; auto: from the base model's model_index.json")
+    controlnet: str | list[str] | None = Field(None, description="ControlNet Hub id/folder, or one per control kind; default: the standard net per kind")
+    controlnet_revision: str | list[str | None] | None = Field(None, description="ControlNet revision, or one per net")
+    controlnet_variant: str | None = Field("auto", description="ControlNet weight variant; auto: the base model's variant where the net has it, else its plain weights")
+    controls: list[ControlKind] = Field(["canny"], description="control kind fed to each ControlNet, in order")
+    vae: str | None = Field(None, description="replacement VAE: an AutoencoderKL (e.g. madebyollin/sdxl-vae-fp16-fix) or AutoencoderTiny (e.g. madebyollin/taesd) id or folder")
+    vae_revision: str | None = Field(None, description="revision of the replacement VAE")
+    vae_upcast: bool | Literal["auto"] = Field("auto", description="keep the VAE in fp32; auto: when fp16 meets a VAE whose config says force_upcast on SDXL (the stock SDXL VAE overflows in fp16)")
+    scheduler: SchedulerName = Field("unipc", description="sampler; 'model' keeps the base model's own")
+    steps: int = Field(20, ge=1, le=1000, description="denoising steps")
+    guidance_scale: float = Field(7.5, ge=0.0, description="classifier-free guidance scale (<= 1: no guidance, half the work)")
+    conditioning_scale: float | list[float] = Field(1.0, description="ControlNet conditioning scale, or one per net")
+    control_guidance_start: float | list[float] = Field(0.0, description="fraction of the steps at which each ControlNet starts acting (one value or one per net)")
+    control_guidance_end: float | list[float] = Field(1.0, description="fraction of the steps at which each ControlNet stops acting; must be above the start")
+    guess_mode: bool = Field(False, description="ControlNet guess mode (the net sees only the conditional batch half)")
+    clip_skip: int | None = Field(None, ge=1, description="skip the last N CLIP layers for the prompt embedding")
+    eta: float = Field(0.0, ge=0.0, le=1.0, description="DDIM eta (used by schedulers that take it)")
+    original_size: tuple[int, int] | None = Field((1024, 1024), description="SDXL micro-conditioning [height, width] of the 'source image'; None: the generation size (the pipeline's default, which tells SDXL the image is low-resolution below 1024)")
+    target_size: tuple[int, int] | None = Field(None, description="SDXL micro-conditioning target [height, width]; None: the generation size")
+    crops_coords_top_left: tuple[int, int] = Field((0, 0), description="SDXL micro-conditioning crop [top, left]")
+    watermark: bool = Field(False, description="SDXL invisible watermark (needs invisible-watermark); off: it costs time and alters pixels")
     resolution: int | tuple[int, int] | None = Field(None, description="generation size: N (square) or [width, height]; default: the job's size")
-    few_step: bool = False
-    lcm_lora: str | None = None
+    few_step: bool = Field(False, description="LCM-LoRA few-step mode (the default LCM-LoRA of the base family)")
+    lcm_lora: str | None = Field(None, description="LCM-LoRA Hub id or folder (implies few_step)")
     lcm_lora_revision: str | None = None
-    dtype: Literal["auto", "fp16", "bf16", "fp32"] = "auto"
-    device: str = "auto"
-    attention: Literal["sdpa", "eager"] = "sdpa"
-    channels_last: bool | Literal["auto"] = "auto"
-    fuse_qkv: bool | Literal["auto"] = "auto"
-    compile: bool = False
+    dtype: Literal["auto", "fp16", "bf16", "fp32"] = Field("auto", description="weights and compute dtype; auto: fp16 on a GPU, fp32 on CPU")
+    device: str = Field("auto", description="auto, cpu, cuda, cuda:1, mps")
+    attention: Literal["sdpa", "eager"] = Field("sdpa", description="attention processor: torch SDPA or the classic one")
+    channels_last: bool | Literal["auto"] = Field("auto", description="channels_last memory format; auto: on CUDA")
+    fuse_qkv: bool | Literal["auto"] = Field("auto", description="fuse the QKV projections where the model supports it (UNet, VAE); auto: on CUDA")
+    cudnn_benchmark: bool | Literal["auto"] = Field("auto", description="torch.backends.cudnn.benchmark; auto: on CUDA unless deterministic")
+    compile: bool = Field(False, description="torch.compile the UNet and ControlNet(s) (batches padded to one size: no recompilation)")
     compile_mode: Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"] = "default"
-    cpu_offload: bool = False
-    deterministic: bool = False
-    max_batch_size: int | None = Field(None, ge=1)
-    local_files_only: bool | Literal["auto"] = "auto"
-    progress: bool = False
+    compile_backend: str = Field("inductor", description="torch.compile backend")
+    cpu_offload: bool = Field(False, description="model CPU offload (small GPUs)")
+    deterministic: bool = Field(False, description="deterministic torch kernels (slower)")
+    max_batch_size: int | None = Field(None, ge=1, description="split the job's batches into at most this many images per pipeline call")
+    nan_retries: int = Field(2, ge=0, le=10, description="re-runs of a sample with a non-finite or black output (derived seed, fp32 VAE decode) before failing")
+    local_files_only: bool | Literal["auto"] = Field("auto", description="never contact the Hub; auto: when HF_HUB_OFFLINE is set")
+    progress: bool = Field(False, description="diffusers' per-step progress bar")
 
     @field_validator("resolution")
     @classmethod
@@ -140,12 +184,14 @@ class ControlNetConfig(BaseModel):
             raise ValueError(f"controlnet lists {len(self.controlnet)} models but controls lists {n} kinds; give one control kind per ControlNet")
         if isinstance(self.controlnet, str) and n != 1:
             raise ValueError(f"one controlnet given for {n} control kinds; list one ControlNet per kind")
-        if isinstance(self.controlnet_revision, list) and len(self.controlnet_revision) != n:
-            raise ValueError("controlnet_revision must list one revision per ControlNet")
-        if isinstance(self.conditioning_scale, list) and len(self.conditioning_scale) != n:
-            raise ValueError("conditioning_scale must list one scale per ControlNet")
-        if self.control_guidance_end < self.control_guidance_start:
-            raise ValueError("control_guidance_end must not be below control_guidance_start")
+        for name in ("controlnet_revision", "conditioning_scale", "control_guidance_start", "control_guidance_end"):
+            value = getattr(self, name)
+            if isinstance(value, list) and len(value) != n:
+                raise ValueError(f"{name} must list one value per ControlNet ({n}), got {len(value)}")
+        for k, (start, end) in enumerate(zip(self.guidance_starts(), self.guidance_ends())):
+            which = f" (ControlNet {k})" if n > 1 else ""
+            if not (0.0 <= start < end <= 1.0):
+                raise ValueError(f"control_guidance_start must be below control_guidance_end, both in [0, 1]{which}; got {start} and {end}")
         if self.lcm_lora is not None:
             self.few_step = True
         if self.few_step:
@@ -158,164 +204,25 @@ class ControlNetConfig(BaseModel):
                 self.guidance_scale = 1.0
         return self
 
+    def _per_net(self, value) -> list[float]:
+        return [float(v) for v in value] if isinstance(value, list) else [float(value)] * len(self.controls)
+
     def scales(self) -> list[float]:
-        if isinstance(self.conditioning_scale, list):
-            return [float(s) for s in self.conditioning_scale]
-        return [float(self.conditioning_scale)] * len(self.controls)
+        return self._per_net(self.conditioning_scale)
+
+    def guidance_starts(self) -> list[float]:
+        return self._per_net(self.control_guidance_start)
+
+    def guidance_ends(self) -> list[float]:
+        return self._per_net(self.control_guidance_end)
 
 
 # --------------------------------------------------------------------------------------
-# Locating models: local folder, Hub cache or Hub, failing fast when none will do
-# --------------------------------------------------------------------------------------
-
-
-@dataclass
-class ModelSource:
-    """Where a model comes from. ``path`` is what ``from_pretrained`` gets."""
-
-    id: str
-    path: str
-    revision: str | None
-    resolved: str  # commit hash, 'local:<folder>', or the revision asked for when unknown
-    local_files_only: bool
-    probe: str | None = None  # local path of the probe file (model_index.json / config.json)
-
-    def record(self) -> dict:
-        return {"id": self.id, "revision": self.resolved}
-
-
-def hub_offline() -> bool:
-    """HF_HUB_OFFLINE as huggingface_hub reads it."""
-    try:
-        from huggingface_hub import constants
-
-        return bool(constants.HF_HUB_OFFLINE)
-    except Exception:  # pragma: no cover - very old huggingface_hub
-        return os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes", "on"}
-
-
-def _looks_like_path(name: str) -> bool:
-    return name.startswith((".", "/", "~")) or name.count("/") > 1 or os.sep != "/" and os.sep in name
-
-
-def _missing(what: str, model_id: str, option: str, reason: str) -> UserError:
-    return UserError(
-        f"{what} '{model_id}' is not available ({reason}); download it with `hf download {model_id}` "
-        f"(`huggingface-cli download` in older versions) on a machine with network, or pass a local folder via {option}"
-    )
-
-
-def locate_model(
-    model_id: str,
-    *,
-    revision: str | None = None,
-    probe_file: str = "config.json",
-    what: str = "model",
-    option: str = "backend_options / --config",
-    local_files_only: bool | None = None,
-    probe_timeout: float = 10.0,
-) -> ModelSource:
-    """Find a model without slow surprises.
-
-    A local folder is used as is (``resolved='local:<path>'``). A Hub id is looked up in the
-    cache; offline (HF_HUB_OFFLINE or ``local_files_only``) a miss raises at once. Online,
-    one metadata request with a short timeout checks the Hub: unreachable, a cached model is
-    loaded from the cache and a missing one raises; a missing repo, revision or file raises.
-    """
-    path = Path(model_id).expanduser()
-    if path.is_dir():
-        if probe_file and not (path / probe_file).is_file():
-            raise UserError(f"{what} folder {path} has no {probe_file}; point {option} at a folder in diffusers/transformers layout (as saved by save_pretrained)")
-        return ModelSource(model_id, str(path.resolve()), None, f"local:{path.resolve()}", True, str(path / probe_file) if probe_file else None)
-    if _looks_like_path(model_id) or path.exists():
-        raise UserError(f"{what} folder {model_id} does not exist; pass an existing folder or a Hugging Face Hub id via {option}")
-
-    from huggingface_hub import hf_hub_download, try_to_load_from_cache
-    from huggingface_hub.utils import HFValidationError
-
-    try:
-        cached = try_to_load_from_cache(model_id, probe_file, revision=revision)
-    except HFValidationError:
-        raise UserError(f"{what} '{model_id}' is neither an existing folder nor a valid Hugging Face Hub id (owner/name); fix {option}") from None
-    cached = cached if isinstance(cached, str) else None
-    offline = hub_offline() if local_files_only is None else local_files_only
-    if offline:
-        if cached is None:
-            raise _missing(what, model_id, option, "not in the Hugging Face cache and the Hub is offline (HF_HUB_OFFLINE or local_files_only)")
-        return ModelSource(model_id, model_id, revision, _commit_of(cached) or revision or "unknown", True, cached)
-
-    from huggingface_hub import get_hf_file_metadata, hf_hub_url
-
-    try:
-        meta = get_hf_file_metadata(hf_hub_url(model_id, probe_file, revision=revision), timeout=probe_timeout)
-    except Exception as exc:
-        problem = _hub_problem(exc, what, model_id, revision, probe_file, option)
-        if problem is not None:
-            raise problem from None
-        # Connection refused, DNS, timeout, proxy, 5xx ...: the Hub is unreachable.
-        reason = f"the Hub cannot be reached: {type(exc).__name__}"
-        if cached is None:
-            raise _missing(what, model_id, option, f"not in the Hugging Face cache and {reason}") from None
-        log.warning("%s; using the cached copy of %s", reason, model_id)
-        return ModelSource(model_id, model_id, revision, _commit_of(cached) or revision or "unknown", True, cached)
-    try:
-        probe = hf_hub_download(model_id, probe_file, revision=revision)
-    except Exception as exc:
-        raise _missing(what, model_id, option, f"download of {probe_file} failed: {type(exc).__name__}") from None
-    return ModelSource(model_id, model_id, revision, meta.commit_hash or _commit_of(probe) or revision or "unknown", False, probe)
-
-
-def _hub_problem(exc: Exception, what: str, model_id: str, revision: str | None, probe_file: str, option: str) -> UserError | None:
-    """A UserError for answers from the Hub that no retry will change; None otherwise."""
-    from huggingface_hub import errors as hf_errors
-
-    if isinstance(exc, hf_errors.GatedRepoError):
-        return UserError(f"{what} '{model_id}' is gated: accept its licence on the Hub and log in with `hf auth login`, or pass a local folder via {option}")
-    if isinstance(exc, hf_errors.RepositoryNotFoundError):
-        return UserError(f"{what} '{model_id}' does not exist on the Hub (or is private: log in with `hf auth login`); fix {option}")
-    if isinstance(exc, hf_errors.RevisionNotFoundError):
-        return UserError(f"{what} '{model_id}' has no revision '{revision}'; fix the revision or {option}")
-    if isinstance(exc, hf_errors.EntryNotFoundError) and not isinstance(exc, hf_errors.LocalEntryNotFoundError):
-        return UserError(f"{what} '{model_id}' has no {probe_file}: it is not a diffusers/transformers model repo of the expected kind; fix {option}")
-    return None
-
-
-def _commit_of(cached_file: str) -> str | None:
-    """The commit hash in a Hub-cache path: .../snapshots/<commit>/<file>."""
-    parts = Path(cached_file).parts
-    if "snapshots" in parts:
-        i = parts.index("snapshots")
-        if i + 1 < len(parts):
-            return parts[i + 1]
-    return None
-
-
-def load_or_explain(load, source: ModelSource, what: str, option: str):
-    """Call ``load()``; turn 'file missing' errors into one-line UserErrors."""
-    try:
-        return load()
-    except UserError:
-        raise
-    except (OSError, ValueError) as exc:
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        lowered = message.lower()
-        if isinstance(exc, OSError) or any(k in lowered for k in ("not found", "no such file", "does not appear to have", "cannot find", "offline", "local_files_only")):
-            where = "local folder" if source.resolved.startswith("local:") else ("Hugging Face cache" if source.local_files_only else "Hub")
-            raise UserError(
-                f"{what} '{source.id}' could not be loaded from the {where}: {message[:300]}; download it completely with "
-                f"`hf download {source.id}` on a machine with network, or pass a complete local folder via {option}"
-            ) from None
-        raise
-
-
-# --------------------------------------------------------------------------------------
-# The backend
+# Helpers
 # --------------------------------------------------------------------------------------
 
 
 def _read_json(path: str | None) -> dict:
-    import json
-
     if not path:
         return {}
     try:
@@ -324,18 +231,42 @@ def _read_json(path: str | None) -> dict:
         return {}
 
 
-def check_models(options: dict | None = None) -> None:
-    """Validate ``backend_options`` and locate every model they name, without loading any
-    (no torch import): for a parent process that must fail fast before its workers load."""
-    from pydantic import ValidationError
+def derived_seed(seed: int, attempt: int) -> int:
+    """The seed of retry ``attempt`` (1, 2, ...) of an image whose output was non-finite:
+    a deterministic function of the image's own seed, so a rerun gives the same image."""
+    if attempt == 0:
+        return int(seed)
+    state = np.random.SeedSequence([int(seed) & 0xFFFFFFFFFFFFFFFF, int(attempt), 0x4E614E]).generate_state(1, np.uint32)[0]
+    return int(state) & 0x7FFFFFFF
 
+
+def _json_safe(value):
+    return json.loads(json.dumps(value, default=str))
+
+
+def _dtype_name(module) -> str | None:
     try:
-        config = ControlNetConfig.model_validate(options or {})
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"]) or "backend_options"
-        raise UserError(f"invalid backend_options.{where}: {err['msg']}") from None
-    ControlNetBackend(config, load=False)
+        return str(next(module.parameters()).dtype).removeprefix("torch.")
+    except (StopIteration, AttributeError):
+        return None
+
+
+def _unwrap(module):
+    return getattr(module, "_orig_mod", module)
+
+
+def _nets(pipe) -> list:
+    controlnet = _unwrap(pipe.controlnet)
+    return list(controlnet.nets) if hasattr(controlnet, "nets") else [controlnet]
+
+
+def _attention(module) -> list[str]:
+    processors = getattr(module, "attn_processors", None)
+    return sorted({type(p).__name__ for p in processors.values()}) if processors else []
+
+
+def _fused(module) -> bool:
+    return any(getattr(m, "fused_projections", False) for m in module.modules())
 
 
 def detect_pipeline(model_index: dict, model_id: str) -> PipelineKind:
@@ -351,20 +282,63 @@ def detect_pipeline(model_index: dict, model_id: str) -> PipelineKind:
     )
 
 
+
+# --------------------------------------------------------------------------------------
+# The backend
+# --------------------------------------------------------------------------------------
+
+
 class ControlNetBackend:
     """Control images + prompts + seeds -> images, through a diffusers ControlNet pipeline."""
 
     name = "controlnet"
+    options_model = ControlNetConfig
 
     def __init__(self, config: ControlNetConfig | None = None, load: bool = True):
         """Locate every model (fast, no torch import; raises UserError for a missing one),
         then, with ``load``, build the pipeline on its device."""
         self.config = config or ControlNetConfig()
         self._locate()
+        self.pipe = None
+        self._loaded: dict | None = None
+        self._pad_to: int | None = None
+        self.stats = {"images": 0, "retried": 0, "fp32_decodes": 0, "padded": 0}
         if load:
             self._resolve_runtime()
             self.pipe = self._load()
+            self._loaded = self._describe()
 
+    # -- the registry's hooks -----------------------------------------------------------
+    @classmethod
+    def preflight(cls, config: ControlNetConfig, control_kinds: list[str]) -> None:
+        """Locate every model (no loading) and check the job makes the controls the nets need."""
+        backend = cls(config, load=False)
+        missing = set(backend.required_controls) - set(control_kinds)
+        if missing:
+            raise UserError(f"the ControlNet models need control kinds {sorted(missing)}; add them to control.kinds in the job")
+
+    @classmethod
+    def options_from_settings(cls, settings: dict, pin_revisions: bool = False) -> dict:
+        """The options of a record's settings (see :func:`dst3d.appearance.settings_to_options`)."""
+        loaded = settings.get("loaded")
+        options = {k: v for k, v in settings.items() if k not in ("backend", "loaded")}
+        if loaded is None:  # a record from before the options/"loaded" split
+            options = {k: v for k, v in options.items() if k not in LEGACY_RECORD_KEYS}
+            nets = options.get("controlnet")
+            if isinstance(nets, list) and nets == [f"{options.get('base_model')}/controlnet"]:
+                options["controlnet"] = None
+            return options
+        if pin_revisions:
+            commit = re.compile(r"^[0-9a-f]{40}$")
+            base = loaded.get("base_model", {})
+            if options.get("revision") is None and commit.match(str(base.get("revision"))):
+                options["revision"] = base["revision"]
+            revisions = [n.get("revision") for n in loaded.get("controlnets") or []]
+            if options.get("controlnet_revision") is None and revisions and all(commit.match(str(r)) for r in revisions):
+                options["controlnet_revision"] = revisions if len(revisions) > 1 else revisions[0]
+        return options
+
+    # -- model resolution ---------------------------------------------------------------
     def _locate(self) -> None:
         c = self.config
         self.local_only = hub_offline() if c.local_files_only == "auto" else bool(c.local_files_only)
@@ -372,8 +346,20 @@ class ControlNetBackend:
                                  option="backend_options.base_model", local_files_only=self.local_only)
         index = _read_json(self.base.probe)
         self.kind: PipelineKind = c.pipeline if c.pipeline != "auto" else detect_pipeline(index, c.base_model)
+        if self.kind != "sdxl":
+            defaults = ControlNetConfig.model_fields
+            wrong = [f for f in SDXL_ONLY if getattr(c, f) != defaults[f].default]
+            if wrong:
+                raise UserError(f"backend_options.{wrong[0]} applies to SDXL pipelines only, and the base model is {self.kind}; remove it")
         self.controlnets = self._locate_controlnets(index)
-        self.vae = locate_model(c.vae, revision=c.vae_revision, what="VAE", option="backend_options.vae", local_files_only=self.local_only) if c.vae else None
+        self.vae = None
+        self.vae_class = None
+        if c.vae:
+            self.vae = locate_model(c.vae, revision=c.vae_revision, what="VAE", option="backend_options.vae", local_files_only=self.local_only)
+            vae_class = str(_read_json(self.vae.probe).get("_class_name", "AutoencoderKL"))
+            if vae_class not in ("AutoencoderKL", "AutoencoderTiny"):
+                raise UserError(f"VAE '{c.vae}' is a {vae_class}; backend_options.vae takes an AutoencoderKL or AutoencoderTiny (e.g. madebyollin/taesd)")
+            self.vae_class = vae_class
         self.lcm_lora = None
         if c.few_step:
             import importlib.util
@@ -384,7 +370,6 @@ class ControlNetBackend:
             self.lcm_lora = locate_model(lora_id, revision=c.lcm_lora_revision, probe_file="pytorch_lora_weights.safetensors",
                                          what="LCM-LoRA", option="backend_options.lcm_lora", local_files_only=self.local_only)
 
-    # -- model resolution ---------------------------------------------------------------
     def _locate_controlnets(self, index: dict) -> list[ModelSource] | None:
         c = self.config
         if c.controlnet is None and index.get("controlnet", [None])[0] is not None and len(c.controls) == 1:
@@ -412,50 +397,45 @@ class ControlNetBackend:
             device = "cuda" if torch.cuda.is_available() else ("mps" if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available() else "cpu")
         else:
             device = c.device
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            raise UserError(f"backend_options.device is {device} but torch sees no CUDA GPU; use device: auto or cpu")
         accel = not device.startswith("cpu")
-        if c.dtype == "auto":
-            dtype = "fp16" if accel else "fp32"
-        else:
-            dtype = c.dtype
+        dtype = ("fp16" if accel else "fp32") if c.dtype == "auto" else c.dtype
         self.device = device
         self.dtype_name = dtype
         self.torch_dtype = getattr(torch, DTYPES[dtype])
         cuda = device.startswith("cuda")
         self.channels_last = cuda if c.channels_last == "auto" else bool(c.channels_last)
         self.fuse_qkv = cuda if c.fuse_qkv == "auto" else bool(c.fuse_qkv)
+        self.cudnn_benchmark = (cuda and not c.deterministic) if c.cudnn_benchmark == "auto" else bool(c.cudnn_benchmark)
         self.cpu_offload = bool(c.cpu_offload and accel)
         if not accel:
             log.warning("controlnet backend on CPU: expect tens of seconds per image at 512 px")
-        if device.startswith("cuda") and not torch.cuda.is_available():
-            raise UserError(f"backend_options.device is {device} but torch sees no CUDA GPU; use device: auto or cpu")
 
     # -- loading ------------------------------------------------------------------------
     def _load(self):
-        import torch
         import diffusers
+        import torch
 
         c = self.config
         dtype = self.torch_dtype
-        common = {"dtype": dtype}
+        self.dtype_kwarg = dtype_kwarg("diffusers")
+        common = {self.dtype_kwarg: dtype}
         if c.deterministic:
             os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
             torch.use_deterministic_algorithms(True, warn_only=True)
-            torch.backends.cudnn.benchmark = False
+        torch.backends.cudnn.benchmark = self.cudnn_benchmark
 
         kwargs: dict = {}
+        self.controlnet_variants: list[str | None] = []
         if self.controlnets is not None:
-            nets = [
-                load_or_explain(
-                    lambda s=s: diffusers.ControlNetModel.from_pretrained(s.path, revision=s.revision, local_files_only=s.local_files_only, **common),
-                    s, "ControlNet", "backend_options.controlnet",
-                )
-                for s in self.controlnets
-            ]
+            nets = [self._load_controlnet(s, common) for s in self.controlnets]
             kwargs["controlnet"] = nets[0] if len(nets) == 1 else nets
         if self.vae is not None:
             v = self.vae
+            vae_cls = getattr(diffusers, self.vae_class)
             kwargs["vae"] = load_or_explain(
-                lambda: diffusers.AutoencoderKL.from_pretrained(v.path, revision=v.revision, local_files_only=v.local_files_only, **common),
+                lambda: vae_cls.from_pretrained(v.path, revision=v.revision, local_files_only=v.local_files_only, **common),
                 v, "VAE", "backend_options.vae",
             )
         if self.kind == "sd15":
@@ -463,6 +443,12 @@ class ControlNetBackend:
             kwargs.update(safety_checker=None, feature_extractor=None, requires_safety_checker=False)
         else:
             cls = diffusers.StableDiffusionXLControlNetPipeline
+            if c.watermark:
+                import importlib.util
+
+                if importlib.util.find_spec("imwatermark") is None:
+                    raise UserError("backend_options.watermark needs the invisible-watermark package: pip install invisible-watermark")
+            kwargs["add_watermarker"] = c.watermark
         b = self.base
         if c.variant:
             kwargs["variant"] = c.variant
@@ -470,6 +456,14 @@ class ControlNetBackend:
             lambda: cls.from_pretrained(b.path, revision=b.revision, local_files_only=b.local_files_only, **common, **kwargs),
             b, "base model", "backend_options.base_model",
         )
+        self._enforce_dtype(pipe)
+        if c.clip_skip and self.kind == "sd15" and not hasattr(pipe.text_encoder, "text_model"):
+            # diffusers' SD clip_skip path reads text_encoder.text_model.final_layer_norm, which
+            # transformers 5 moved onto CLIPTextModel itself: alias it (not a registered submodule).
+            object.__setattr__(pipe.text_encoder, "text_model", pipe.text_encoder)
+        self.vae_upcast = self._vae_upcast(pipe)
+        if self.vae_upcast:
+            pipe.vae.to(torch.float32)
         self._set_scheduler(pipe)
         if self.lcm_lora is not None:
             self._fuse_lcm_lora(pipe)
@@ -479,19 +473,66 @@ class ControlNetBackend:
         else:
             pipe.to(self.device)
         if self.channels_last:
-            for module in self._denoisers(pipe) + [pipe.vae]:
+            for module in [pipe.unet, *_nets(pipe), pipe.vae]:
                 module.to(memory_format=torch.channels_last)
         if c.compile:
-            for module in self._denoisers(pipe):
-                module.compile(mode=c.compile_mode, fullgraph=False)
+            # Assign the compiled wrappers (diffusers' documented way): the pipeline then
+            # knows they are compiled and marks CUDA-graph steps; static shapes, batches padded.
+            options = {"mode": c.compile_mode, "backend": c.compile_backend, "dynamic": False, "fullgraph": False}
+            if c.compile_backend != "inductor" and c.compile_mode == "default":
+                options.pop("mode")
+            pipe.unet = torch.compile(pipe.unet, **options)
+            pipe.controlnet = torch.compile(pipe.controlnet, **options)
         pipe.set_progress_bar_config(disable=not c.progress)
         return pipe
 
-    @staticmethod
-    def _denoisers(pipe) -> list:
-        controlnet = pipe.controlnet
-        nets = list(controlnet.nets) if hasattr(controlnet, "nets") else [controlnet]
-        return [pipe.unet, *nets]
+    def _load_controlnet(self, s: ModelSource, common: dict):
+        import diffusers
+
+        c = self.config
+        load = diffusers.ControlNetModel.from_pretrained
+        variant = c.variant if c.controlnet_variant == "auto" else c.controlnet_variant
+        if variant and c.controlnet_variant == "auto":
+            try:  # the base's variant where the net has it (a missing variant file raises OSError)
+                net = load(s.path, revision=s.revision, local_files_only=s.local_files_only, variant=variant, **common)
+                self.controlnet_variants.append(variant)
+                return net
+            except OSError:
+                log.info("ControlNet %s has no %s variant; loading its plain weights", s.id, variant)
+                variant = None
+        extra = {"variant": variant} if variant else {}
+        net = load_or_explain(lambda: load(s.path, revision=s.revision, local_files_only=s.local_files_only, **extra, **common),
+                              s, "ControlNet", "backend_options.controlnet")
+        self.controlnet_variants.append(variant)
+        return net
+
+    def _components(self, pipe) -> dict:
+        parts = {"unet": pipe.unet, "vae": pipe.vae, "text_encoder": pipe.text_encoder}
+        if getattr(pipe, "text_encoder_2", None) is not None:
+            parts["text_encoder_2"] = pipe.text_encoder_2
+        for k, net in enumerate(_nets(pipe)):
+            parts[f"controlnet_{k}" if len(_nets(pipe)) > 1 else "controlnet"] = net
+        return parts
+
+    def _enforce_dtype(self, pipe) -> None:
+        """Every component in the dtype asked for, whatever the installed version read."""
+        for name, module in self._components(pipe).items():
+            have = _dtype_name(module)
+            if have is not None and have != str(self.torch_dtype).removeprefix("torch."):
+                log.warning("%s loaded as %s although %s was asked for; casting it", name, have, self.dtype_name)
+                module.to(self.torch_dtype)
+
+    def _vae_upcast(self, pipe) -> bool:
+        c = self.config
+        if c.vae_upcast != "auto":
+            return bool(c.vae_upcast)
+        import torch
+
+        force = bool(getattr(pipe.vae.config, "force_upcast", False)) and type(pipe.vae).__name__ == "AutoencoderKL"
+        upcast = self.kind == "sdxl" and self.torch_dtype == torch.float16 and force
+        if upcast:
+            log.info("the SDXL VAE overflows in fp16: it stays in fp32 (a fp16-fix VAE via backend_options.vae, e.g. madebyollin/sdxl-vae-fp16-fix, decodes in fp16)")
+        return upcast
 
     def _set_scheduler(self, pipe) -> None:
         import diffusers
@@ -517,14 +558,59 @@ class ControlNetBackend:
         from diffusers.models.attention_processor import AttnProcessor, AttnProcessor2_0
 
         processor = AttnProcessor2_0 if self.config.attention == "sdpa" else AttnProcessor
-        for module in self._denoisers(pipe) + [pipe.vae]:
-            module.set_attn_processor(processor())
+        for module in [pipe.unet, *_nets(pipe), pipe.vae]:
+            if getattr(module, "attn_processors", None):
+                module.set_attn_processor(processor())
         if self.fuse_qkv and self.config.attention == "sdpa":
-            for module in self._denoisers(pipe):
+            # Only the models that implement it (UNet, AutoencoderKL); diffusers' ControlNetModel
+            # has no fused projections. The record says per module what is fused.
+            for module in [pipe.unet, *_nets(pipe), pipe.vae]:
                 if hasattr(module, "fuse_qkv_projections"):
                     module.fuse_qkv_projections()
-            if hasattr(pipe.vae, "fuse_qkv_projections"):
-                pipe.vae.fuse_qkv_projections()
+
+    def _describe(self) -> dict:
+        """The truth about what was loaded (the ``loaded`` part of :meth:`settings`)."""
+        import diffusers
+        import torch
+        import transformers
+
+        c, pipe = self.config, self.pipe
+        nets = _nets(pipe)
+        if self.controlnets is not None:
+            controlnets = [{"id": s.id, "revision": s.resolved, "variant": v, "control": kind}
+                           for s, v, kind in zip(self.controlnets, self.controlnet_variants, c.controls)]
+        else:
+            controlnets = [{"id": f"{self.base.id} (its controlnet/)", "revision": self.base.resolved, "variant": c.variant, "control": c.controls[0]}]
+        vae = pipe.vae
+        return _json_safe({
+            "pipeline": self.kind,
+            "pipeline_class": type(pipe).__name__,
+            "base_model": {"id": self.base.id, "revision": self.base.resolved, "variant": c.variant},
+            "controlnets": controlnets,
+            "vae": {"id": self.vae.id if self.vae else f"{self.base.id} (its vae/)", "revision": self.vae.resolved if self.vae else self.base.resolved,
+                    "class": type(vae).__name__, "dtype": _dtype_name(vae), "upcast": self.vae_upcast},
+            "lcm_lora": {"id": self.lcm_lora.id, "revision": self.lcm_lora.resolved} if self.lcm_lora else None,
+            "scheduler": {"class": type(pipe.scheduler).__name__, "config": {k: v for k, v in pipe.scheduler.config.items() if not k.startswith("_")}},
+            "dtype": {name: _dtype_name(m) for name, m in self._components(pipe).items()},
+            "dtype_kwarg": self.dtype_kwarg,
+            "device": self.device,
+            "attention": {"unet": _attention(_unwrap(pipe.unet)), "controlnet": [_attention(n) for n in nets], "vae": _attention(vae)},
+            "fused_qkv": {"unet": _fused(_unwrap(pipe.unet)), "controlnet": [_fused(n) for n in nets], "vae": _fused(vae)},
+            "channels_last": self.channels_last,
+            "cudnn_benchmark": bool(torch.backends.cudnn.benchmark),
+            "cpu_offload": self.cpu_offload,
+            "compile": {"modules": ["unet", "controlnet"], "mode": c.compile_mode, "backend": c.compile_backend, "dynamic": False,
+                        "batch": "padded to max_batch_size, else to the first batch's size"} if c.compile else None,
+            "conditioning_scale": c.scales(),
+            "control_guidance": [[s, e] for s, e in zip(c.guidance_starts(), c.guidance_ends())],
+            "sdxl_size_conditioning": {"original_size": c.original_size or "generation size", "target_size": c.target_size or "generation size",
+                                       "crops_coords_top_left": c.crops_coords_top_left} if self.kind == "sdxl" else None,
+            "watermark": c.watermark if self.kind == "sdxl" else None,
+            "local_files_only": self.local_only,
+            "seeding": SEEDING,
+            "non_finite": f"re-run with derived_seed(seed, attempt) / fp32 VAE decode, {c.nan_retries} times at most, then fail",
+            "versions": {"diffusers": diffusers.__version__, "transformers": transformers.__version__, "torch": torch.__version__},
+        })
 
     # -- the interface ------------------------------------------------------------------
     @property
@@ -532,35 +618,16 @@ class ControlNetBackend:
         """Control kinds every request must carry (the job's control.kinds must include them)."""
         return list(self.config.controls)
 
-    def settings(self) -> dict:
-        import diffusers
-        import torch
+    @property
+    def prompt_token_limit(self) -> int:
+        """The base pipeline's tokenizer limit (77 CLIP tokens for SD1.5 and SDXL)."""
+        return int(self.pipe.tokenizer.model_max_length)
 
-        c = self.config
-        return {
-            "backend": self.name,
-            **c.model_dump(mode="json"),
-            "pipeline": self.kind,
-            "pipeline_class": type(self.pipe).__name__,
-            "base_model": self.base.id,
-            "base_revision": self.base.resolved,
-            "controlnet": [s.id for s in self.controlnets] if self.controlnets else [f"{self.base.id}/controlnet"],
-            "controlnet_revisions": [s.resolved for s in self.controlnets] if self.controlnets else [self.base.resolved],
-            "vae_revision": self.vae.resolved if self.vae else None,
-            "lcm_lora": self.lcm_lora.id if self.lcm_lora else None,
-            "lcm_lora_revision": self.lcm_lora.resolved if self.lcm_lora else None,
-            "scheduler_class": type(self.pipe.scheduler).__name__,
-            "conditioning_scale": self.config.scales(),
-            "dtype": self.dtype_name,
-            "device": self.device,
-            "channels_last": self.channels_last,
-            "fuse_qkv": self.fuse_qkv,
-            "cpu_offload": self.cpu_offload,
-            "local_files_only": self.local_only,
-            "seeding": "one CPU torch.Generator per image, seeded with the record's seed",
-            "diffusers": diffusers.__version__,
-            "torch": torch.__version__,
-        }
+    def settings(self) -> dict:
+        """``{"backend": "controlnet", **options, "loaded": {...}}`` (see the module docstring)."""
+        if self._loaded is None:
+            raise RuntimeError("settings() needs a loaded backend (ControlNetBackend(config, load=True))")
+        return {"backend": self.name, **self.config.model_dump(mode="json"), "loaded": self._loaded}
 
     def size_for(self, height: int, width: int) -> tuple[int, int]:
         """(height, width) the pipeline runs at for a job image of the given size."""
@@ -572,16 +639,25 @@ class ControlNetBackend:
         return int(r[1]), int(r[0])
 
     def generate(self, requests: list[AppearanceRequest]) -> list[np.ndarray]:
-        out: list[np.ndarray | None] = [None] * len(requests)
-        step = self.config.max_batch_size or len(requests) or 1
+        return [g.image for g in self.generate_detailed(requests)]
+
+    def generate_detailed(self, requests: list[AppearanceRequest]) -> list[Generated]:
+        """One :class:`Generated` per request (image + notes of any retry), in order."""
+        out: list[Generated | None] = [None] * len(requests)
         groups: dict[tuple[int, int], list[int]] = {}
         for i, request in enumerate(requests):
             groups.setdefault(self._request_size(request), []).append(i)
+        step = self.config.max_batch_size or len(requests) or 1
+        if self.config.compile:
+            if self._pad_to is None:
+                self._pad_to = self.config.max_batch_size or min(step, max(len(g) for g in groups.values()))
+            step = self._pad_to
         for size, indices in groups.items():
             for start in range(0, len(indices), step):
                 chunk = indices[start : start + step]
-                for i, image in zip(chunk, self._run([requests[i] for i in chunk], size)):
-                    out[i] = image
+                for i, result in zip(chunk, self._generate_checked([requests[i] for i in chunk], size)):
+                    out[i] = result
+        self.stats["images"] += len(requests)
         return out  # type: ignore[return-value]
 
     def _request_size(self, request: AppearanceRequest) -> tuple[int, int]:
@@ -592,17 +668,64 @@ class ControlNetBackend:
         h, w = request.controls[self.config.controls[0]].shape[:2]
         return int(h), int(w)
 
-    def _run(self, requests: list[AppearanceRequest], size: tuple[int, int]) -> list[np.ndarray]:
+    def _generate_checked(self, requests: list[AppearanceRequest], size: tuple[int, int]) -> list[Generated]:
+        """Generate, then re-run (derived seeds) the samples whose output is non-finite or black."""
+        seeds = [int(r.seed) for r in requests]
+        results: list[Generated | None] = [None] * len(requests)
+        history: list[list[dict]] = [[] for _ in requests]
+        todo = list(range(len(requests)))
+        for attempt in range(self.config.nan_retries + 1):
+            use = [derived_seed(seeds[i], attempt) for i in todo]
+            images, problems, fp32 = self._run([requests[i] for i in todo], size, use)
+            failed = []
+            for j, i in enumerate(todo):
+                if problems[j] is None:
+                    notes: dict = {}
+                    if history[i]:
+                        notes.update(retries=history[i], seed=use[j])
+                    if fp32[j]:
+                        notes["vae_decode"] = "float32"
+                    results[i] = Generated(images[j], notes)
+                else:
+                    history[i].append({"seed": use[j], "why": problems[j]})
+                    failed.append(i)
+            if not failed:
+                break
+            self.stats["retried"] += len(failed)
+            for i in failed:
+                log.warning("image with seed %d: %s; retrying with a derived seed", seeds[i], history[i][-1]["why"])
+            todo = failed
+        else:
+            i = todo[0]
+            raise UserError(
+                f"the controlnet backend produced a {history[i][-1]['why']} image for seed {seeds[i]} "
+                f"{len(history[i])} times (dtype {self.dtype_name}); the model overflows in this dtype: use backend_options.dtype bf16 or fp32"
+                + (", or a fp16-fix VAE (backend_options.vae)" if self.kind == "sdxl" else "")
+            )
+        return results  # type: ignore[return-value]
+
+    def _run(self, requests: list[AppearanceRequest], size: tuple[int, int], seeds: list[int]):
+        """(uint8 images, problem per sample or None, fp32-decoded per sample)."""
         import torch
-        from PIL import Image
 
         c = self.config
         h, w = size
         ph, pw = self.size_for(h, w)
-        per_net = [[Image.fromarray(_resize_control(r.controls[kind], pw, ph, kind)) for r in requests] for kind in c.controls]
-        scales = c.scales()
+        n = len(requests)
+        pad = 0
+        if c.compile and self._pad_to and n < self._pad_to:
+            pad = self._pad_to - n
+            requests, seeds = requests + [requests[-1]] * pad, seeds + [seeds[-1]] * pad
+            self.stats["padded"] += pad
+        # One batched float tensor per net, [0, 1], (B, 3, H, W): diffusers reads a flat list
+        # as one entry per net (a nested list would be read as [request][net]).
+        per_net = []
+        for kind in c.controls:
+            stack = np.stack([_resize_control(r.controls[kind], pw, ph, kind) for r in requests])
+            per_net.append(torch.from_numpy(stack).permute(0, 3, 1, 2).float().div_(255.0))
+        scales, starts, ends = c.scales(), c.guidance_starts(), c.guidance_ends()
         multi = len(per_net) > 1
-        result = self.pipe(
+        kwargs = dict(
             prompt=[r.prompt for r in requests],
             negative_prompt=[r.negative_prompt or "" for r in requests],
             image=per_net if multi else per_net[0],
@@ -611,17 +734,95 @@ class ControlNetBackend:
             num_inference_steps=c.steps,
             guidance_scale=c.guidance_scale,
             controlnet_conditioning_scale=scales if multi else scales[0],
-            control_guidance_start=c.control_guidance_start,
-            control_guidance_end=c.control_guidance_end,
-            generator=[torch.Generator("cpu").manual_seed(int(r.seed)) for r in requests],
-            output_type="np",
+            control_guidance_start=starts if multi else starts[0],
+            control_guidance_end=ends if multi else ends[0],
+            guess_mode=c.guess_mode,
+            clip_skip=c.clip_skip,
+            eta=c.eta,
+            generator=[torch.Generator("cpu").manual_seed(int(s)) for s in seeds],
+            output_type="latent",
         )
-        images = np.nan_to_num(np.asarray(result.images, dtype=np.float32))
-        images = (np.clip(images, 0.0, 1.0) * 255.0).round().astype(np.uint8)
-        if (ph, pw) != (h, w):
-            interp = cv2.INTER_AREA if ph * pw > h * w else cv2.INTER_CUBIC
-            return [cv2.resize(img, (w, h), interpolation=interp) for img in images]
-        return list(images)
+        if self.kind == "sdxl":
+            kwargs.update(original_size=tuple(c.original_size or (ph, pw)), target_size=tuple(c.target_size or (ph, pw)),
+                          crops_coords_top_left=tuple(c.crops_coords_top_left))
+        latents = self.pipe(**kwargs).images[:n]
+        finite = torch.isfinite(latents.float()).flatten(1).all(1).tolist()
+        pixels, fp32 = self._decode(latents, finite)
+        problems: list[str | None] = []
+        images = []
+        for k in range(n):
+            image = pixels[k]
+            if not finite[k]:
+                problems.append("non-finite latents")
+            elif image is None:
+                problems.append("non-finite decode")
+            elif int(image.max()) == 0:
+                problems.append("black")
+            else:
+                problems.append(None)
+            if image is not None and (ph, pw) != (h, w):
+                interp = cv2.INTER_AREA if ph * pw > h * w else cv2.INTER_CUBIC
+                image = cv2.resize(image, (w, h), interpolation=interp)
+            images.append(image)
+        return images, problems, fp32
+
+    def _decode(self, latents, finite: list[bool]):
+        """uint8 images (None where non-finite) and which were decoded in fp32 after a
+        non-finite decode in the pipeline's dtype."""
+        import torch
+
+        vae = self.pipe.vae
+        n = latents.shape[0]
+        out: list[np.ndarray | None] = [None] * n
+        fp32 = [False] * n
+        keep = [k for k in range(n) if finite[k]]
+        if not keep:
+            return out, fp32
+        decoded = self._vae_decode(latents[keep], vae)
+        redo = []
+        for j, k in enumerate(keep):
+            if bool(torch.isfinite(decoded[j]).all()):
+                out[k] = _to_uint8(decoded[j])
+            else:
+                redo.append(k)
+        if redo:
+            if _dtype_name(vae) != "float32":
+                dtype = next(vae.parameters()).dtype
+                vae.to(torch.float32)
+                try:
+                    again = self._vae_decode(latents[redo], vae)
+                finally:
+                    vae.to(dtype)
+                for j, k in enumerate(redo):
+                    if bool(torch.isfinite(again[j]).all()):
+                        out[k] = _to_uint8(again[j])
+                        fp32[k] = True
+                self.stats["fp32_decodes"] += len(redo)
+        return out, fp32
+
+    def _vae_decode(self, latents, vae):
+        import torch
+
+        config = vae.config
+        dtype = next(vae.parameters()).dtype
+        z = latents.to(dtype)
+        mean, std = getattr(config, "latents_mean", None), getattr(config, "latents_std", None)
+        if mean is not None and std is not None:
+            channels = z.shape[1]
+            mean_t = torch.tensor(mean).view(1, channels, 1, 1).to(z.device, z.dtype)
+            std_t = torch.tensor(std).view(1, channels, 1, 1).to(z.device, z.dtype)
+            z = z * std_t / config.scaling_factor + mean_t
+        else:
+            z = z / config.scaling_factor
+        with torch.inference_mode():
+            image = vae.decode(z, return_dict=False)[0]
+        return image.float().cpu()
+
+
+def _to_uint8(image) -> np.ndarray:
+    """A decoded (3, H, W) tensor in [-1, 1] -> (H, W, 3) uint8 (as diffusers' postprocess)."""
+    array = (image / 2 + 0.5).clamp(0, 1).permute(1, 2, 0).numpy()
+    return (array * 255.0).round().astype(np.uint8)
 
 
 def _resize_control(image: np.ndarray, width: int, height: int, kind: str) -> np.ndarray:

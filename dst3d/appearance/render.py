@@ -11,23 +11,24 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..errors import UserError
-from .base import AppearanceRequest
+from .request import AppearanceRequest, Generated
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 
 
 class RenderBackendConfig(BaseModel):
-    """Ranges of the randomization. ``backgrounds``: ``procedural`` or a folder of images."""
+    """Options of the ``render`` backend (``backend_options`` in a job config): the ranges of
+    the randomization. Every value is drawn per image from the request's seed."""
 
     model_config = ConfigDict(extra="forbid")
-    backgrounds: str = "procedural"
-    light_intensity: tuple[float, float] = (0.6, 1.3)
-    ambient: tuple[float, float] = (0.15, 0.45)
-    max_light_angle_deg: float = 70.0
-    noise_std: float = 3.0
+    backgrounds: str = Field("procedural", description="'procedural' (wall/floor with random colours and texture) or a folder of background photos")
+    light_intensity: tuple[float, float] = Field((0.6, 1.3), description="[min, max] of the key light's intensity")
+    ambient: tuple[float, float] = Field((0.15, 0.45), description="[min, max] of the ambient light")
+    max_light_angle_deg: float = Field(70.0, description="largest angle between the key light and the viewing direction, degrees")
+    noise_std: float = Field(3.0, ge=0.0, description="std of the Gaussian sensor noise, in grey levels of 255")
 
     @field_validator("backgrounds")
     @classmethod
@@ -44,7 +45,10 @@ def _image_files(folder: Path) -> list[Path]:
 
 
 class RenderBackend:
+    """Domain randomization by deferred shading of the render's G-buffer (see the module docstring)."""
+
     name = "render"
+    options_model = RenderBackendConfig
 
     def __init__(self, config: RenderBackendConfig | None = None):
         self.config = config or RenderBackendConfig()
@@ -55,6 +59,9 @@ class RenderBackend:
 
     def generate(self, requests: list[AppearanceRequest]) -> list[np.ndarray]:
         return [self._one(request) for request in requests]
+
+    def generate_detailed(self, requests: list[AppearanceRequest]) -> list[Generated]:
+        return [Generated(image) for image in self.generate(requests)]
 
     def _one(self, request: AppearanceRequest) -> np.ndarray:
         rng = np.random.default_rng(request.seed)
