@@ -138,3 +138,10 @@ def test_bop_uses_the_datasets_own_library(cli, small_dataset, tmp_path):
     proc = cli("export", str(data), "--format", "bop", "--out", str(tmp_path / "b"), "--no-depth", "--no-progress")
     assert proc.returncode == 0, proc.stderr
     assert not (tmp_path / "a").exists() and (tmp_path / "b" / "models" / "models_info.json").is_file()
+
+
+def test_repeated_ids_get_distinct_file_names():
+    from dst3d.export.coco import _file_names
+
+    names = _file_names(["x", "x", "00000001_x", "y"])
+    assert len(set(names)) == 4 and names[0] == "x.png" and names[3] == "y.png"

@@ -8,7 +8,7 @@ Layout::
 One annotation per image (a dst3d sample shows one object). Categories are the synsets,
 with the keypoint names the class's CAD models carry. File names are the record ids, each
 checked to be a plain file name (a dataset cannot name a path outside ``out``); a repeated
-id gets its index in front. Image cells must hold their bytes: a cell naming a local file is
+id gets its row position in front. Image cells must hold their bytes: a cell naming a local file is
 refused, never read.
 
 Coordinates (see docs/export.md): ``bbox`` is ``[x, y, w, h]`` in COCO's continuous
@@ -53,14 +53,15 @@ def coco_keypoints(names: list[str], keypoints: list[dict] | None, width: int, h
     return flat, labelled
 
 
-def _file_names(ids: list, indices: list) -> list[str]:
-    """``<id>.png`` per record (ids checked to be plain names), ``<index>_<id>.png`` for a repeat."""
+def _file_names(ids: list) -> list[str]:
+    """``<id>.png`` per record (ids checked to be plain names); a repeated id gets its row
+    position in front (``<position>_<id>.png``), never a name the dataset spells out."""
     names, used = [], set()
-    for record_id, index in zip(ids, indices):
+    for position, record_id in enumerate(ids):
         stem = safe_stem(record_id, "record id")
-        name = f"{stem}.png" if f"{stem}.png" not in used else f"{int(index):08d}_{stem}.png"
-        if name in used:
-            name = f"{len(names):08d}_{stem}.png"
+        name, n = f"{stem}.png", 0
+        while name in used:
+            name, n = f"{position:08d}{'_' * (n + 1)}{stem}.png", n + 1
         used.add(name)
         names.append(name)
     return names
@@ -69,8 +70,8 @@ def _file_names(ids: list, indices: list) -> list[str]:
 def export_coco(root: Path, out: Path, split: str = "train", progress: bool = False) -> Path:
     """Write ``split`` of the dataset in ``root`` as a COCO dataset in ``out``."""
     dataset = open_dataset(root, split)
-    meta = dataset.table(["id", "index", "synset", "class_name", "keypoints"])
-    file_names = _file_names(meta["id"].to_pylist(), meta["index"].to_pylist())  # refused before out exists
+    meta = dataset.table(["id", "synset", "class_name", "keypoints"])
+    file_names = _file_names(meta["id"].to_pylist())  # refused before out exists
     keypoint_names: dict[str, set] = defaultdict(set)
     names = {}
     for synset, name, kps in zip(meta["synset"].to_pylist(), meta["class_name"].to_pylist(), meta["keypoints"].to_pylist()):
