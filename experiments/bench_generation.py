@@ -1,7 +1,9 @@
 """ControlNet generation throughput through dst3d's backend, prepared as ONE device call.
 
-    python experiments/bench_generation.py --out $OUT/bench.json              # GPU: all stages, < 10 min
-    python experiments/bench_generation.py --smoke --out /tmp/bench.json      # CPU check on tiny models
+    .venv/bin/python experiments/bench_generation.py --smoke --out /tmp/bench.json   # CPU check on tiny models
+    PYTHONPATH=. python experiments/bench_generation.py --out $OUT/bench.json        # GPU: all stages, < 10 min
+
+(On a device machine with no dst3d install, ``PYTHONPATH=.`` makes the working tree importable.)
 
 The full-size Stable Diffusion 1.5 UNet (860M), a ControlNet made from it (361M, the layout
 of lllyasviel/control_v11p_sd15_canny), the SD VAE, the CLIP ViT-L text encoder and a
@@ -44,8 +46,6 @@ from types import SimpleNamespace
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "tests"))  # tiny_models: the random-model builders shared with the tests
 
 PROMPT = "a professional photo of a red car parked on a city street, golden hour sunlight, 50mm lens"
 NEGATIVE = "lowres, blurry, deformed, watermark, text"
@@ -58,7 +58,7 @@ def build_full_sd15(folder: Path, dtype: str = "fp16", device: str = "cpu") -> d
     import torch
     from diffusers import AutoencoderKL, AutoencoderTiny, ControlNetModel, PNDMScheduler, StableDiffusionPipeline, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
-    from tiny_models import save_clip_tokenizer
+    from dst3d.tiny_models import save_clip_tokenizer
 
     torch.manual_seed(0)
     save_dtype = {"fp16": torch.float16, "fp32": torch.float32}[dtype]
@@ -95,7 +95,7 @@ def build_full_sd15(folder: Path, dtype: str = "fp16", device: str = "cpu") -> d
 
 
 def build_tiny(folder: Path) -> dict[str, Path]:
-    from tiny_models import save_tiny_controlnet, save_tiny_sd15, save_tiny_taesd
+    from dst3d.tiny_models import save_tiny_controlnet, save_tiny_sd15, save_tiny_taesd
 
     return {"base": save_tiny_sd15(folder / "sd15"), "controlnet": save_tiny_controlnet(folder / "controlnet"), "taesd": save_tiny_taesd(folder / "taesd")}
 

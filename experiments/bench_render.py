@@ -19,8 +19,8 @@ os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
 import trimesh  # noqa: E402
 
 from dst3d.cad.library import CadLibrary  # noqa: E402
-from dst3d.control.visual_prompt import ControlConfig  # noqa: E402
-from dst3d.pipeline.run import SceneCache, render_view  # noqa: E402
+from dst3d.control.visual_prompt import ControlConfig, make_controls  # noqa: E402
+from dst3d.render.scene import SceneCache, render_pose  # noqa: E402
 from dst3d.pose.sampling import PoseSampling  # noqa: E402
 from dst3d.seeds import sample_rng  # noqa: E402
 from dst3d.pose.viewpoint import focal_from_fov, intrinsics  # noqa: E402
@@ -50,16 +50,20 @@ def main() -> None:
     poses = [PoseSampling().sample(sample_rng(0, i, "pose")) for i in range(args.views)]
     scenes = SceneCache(library, args.size, args.size)
     control = ControlConfig(kinds=["canny"])
-    render_view(scenes, args.cad_id, poses[0].rotation(), poses[0].translation(), K, control)  # build scene, warm up
+    def render_view(vp):
+        posed = render_pose(scenes, args.cad_id, vp.rotation(), vp.translation(), K)
+        return make_controls(posed.render, control), posed.annotations
 
-    for label, run in (("render only", lambda r: r.render.mask), ("render+canny+annotations", lambda r: r)):
+    render_view(poses[0])  # build scene, warm up
+
+    for label in ("render only", "render+canny+annotations"):
         start = time.perf_counter()
         for vp in poses:
             if label == "render only":
-                renderer, _ = scenes.get(args.cad_id)
+                renderer, _, _ = scenes.get(args.cad_id)
                 renderer.render(vp.rotation(), vp.translation(), K).mask
             else:
-                render_view(scenes, args.cad_id, vp.rotation(), vp.translation(), K, control)
+                render_view(vp)
         rate = args.views / (time.perf_counter() - start)
         print(f"{label:28s} {rate:7.1f} views/s  ({args.size}x{args.size}, {n_faces} faces, {args.views} views, "
               f"{os.cpu_count()} CPUs, {platform.processor() or platform.machine()}, GL={os.environ['PYOPENGL_PLATFORM']})")

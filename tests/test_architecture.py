@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "dst3d"
 # not import each other); the core modules (layer 0) are one stage, and the CLI layer (cli,
 # api and every stage's commands.py) may import anything.
 LAYERS = [
-    {"dst3d", "errors", "files", "config", "seeds", "imagenet", "shipped", "progress", "hub_models"},
+    {"dst3d", "errors", "files", "config", "seeds", "imagenet", "shipped", "progress", "hub_models", "tiny_models"},
     {"cad", "pose"},
     {"render"},
     {"control"},

@@ -18,7 +18,7 @@ import yaml
 
 from dst3d.errors import UserError
 
-from tiny_models import save_tiny_controlnet, save_tiny_sd15, save_tiny_sdxl
+from dst3d.tiny_models import save_tiny_controlnet, save_tiny_sd15, save_tiny_sdxl
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("diffusers")
@@ -387,7 +387,7 @@ def test_loaded_dtype_is_recorded_and_honoured(tiny, monkeypatch):
 
 def test_tiny_vae_and_controlnet_variants(tiny, tmp_path):
     """Issue 11 defect 7: an AutoencoderTiny folder is accepted; ``variant`` reaches the ControlNets."""
-    from tiny_models import save_tiny_taesd
+    from dst3d.tiny_models import save_tiny_taesd
 
     from dst3d.appearance import load_backend
 

@@ -159,3 +159,24 @@ def test_existing_output(cli, tmp_path):
 
 def test_unwritable_output(cli):
     _fails_cleanly(cli("generate", "--classes", "car", "--out", "/proc/dst3d-out"), None, "cannot write")
+
+
+def test_backend_retry_notes_are_recorded_with_the_sample(tmp_path, monkeypatch):
+    """A backend that had to recover (e.g. ControlNet after a non-finite output) reports
+    notes per image; the pipeline stores them in that row's generation JSON, only there."""
+    from dst3d.appearance.render import RenderBackend
+    from dst3d.appearance.request import Generated
+
+    plain = RenderBackend.generate_detailed
+
+    def with_a_retry(self, requests):
+        out = plain(self, requests)
+        return [Generated(g.image, {"retry_of": r.seed, "seed": r.seed + 1} if r.seed % 2 else {}) for g, r in zip(out, requests)]
+
+    monkeypatch.setattr(RenderBackend, "generate_detailed", with_a_retry)
+    run_job(JobConfig(classes=["bottle"], per_class=6, width=64, height=64, seed=5), tmp_path / "o", progress=False)
+    for record in open_dataset(tmp_path / "o").records():
+        if record.seed % 2:
+            assert record.generation["retry"] == {"retry_of": record.seed, "seed": record.seed + 1}
+        else:
+            assert "retry" not in record.generation

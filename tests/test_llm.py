@@ -76,7 +76,7 @@ def test_cleaner_on_a_realistic_chat_output():
 def sd15_tokenizer(tmp_path_factory):
     """The tiny base pipeline's CLIP tokenizer (byte level: one token per character, limit 77)."""
     pytest.importorskip("transformers")
-    from tiny_models import save_clip_tokenizer
+    from dst3d.tiny_models import save_clip_tokenizer
 
     from dst3d.prompts.llm import load_prompt_tokenizer
 
@@ -142,7 +142,7 @@ def test_generation_uses_the_llm_cache_when_present(tmp_path):
 @pytest.fixture(scope="module")
 def tiny_gpt2(tmp_path_factory):
     torch = pytest.importorskip("torch")
-    from tiny_models import save_tiny_gpt2
+    from dst3d.tiny_models import save_tiny_gpt2
 
     before = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny models: one thread is fastest, and robust on a busy machine

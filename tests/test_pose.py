@@ -124,3 +124,14 @@ def test_invalid_ranges_are_rejected():
         PoseSampling(elevation_range=Range(min=-100, max=10))
     with pytest.raises(ValueError, match="positive"):
         PoseSampling(distance_range=Range(min=0, max=1))
+
+
+def test_pixel_convention_conversions_are_inverse_and_half_a_pixel():
+    from dst3d.pose.viewpoint import from_pixel_centres, intrinsics, to_pixel_centres
+
+    K = intrinsics(640, 480, 600.0)
+    bop = to_pixel_centres(K)
+    assert (bop[0, 2], bop[1, 2]) == (K[0, 2] - 0.5, K[1, 2] - 0.5) and bop[0, 0] == K[0, 0]
+    np.testing.assert_array_equal(from_pixel_centres(bop), K)
+    # pixel (0, 0) is centred at (0.5, 0.5) in dst3d and at (0, 0) in OpenCV/BOP
+    assert to_pixel_centres(xy=(0.5, 0.5)) == (0.0, 0.0) and from_pixel_centres(xy=(0, 0)) == (0.5, 0.5)

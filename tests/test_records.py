@@ -77,3 +77,18 @@ def test_partial_rows_and_missing_control_settings():
     assert record.R.shape == (3, 3) and record.K is None
     with pytest.raises(ValueError, match="column 'index' is not set"):
         record.to_row()
+
+
+@pytest.mark.parametrize("column, value, words", [
+    ("R", [[1, 0], [0, 1]], "not a finite 3x3"),
+    ("R", [[1, 0, 0], [0, 1, 0], [0, 0, float("nan")]], "not a finite 3x3"),
+    ("R", [[1, 0, 0], [0, 1, 0], [0, 0, -1]], "not a rotation"),  # a reflection
+    ("R", [[1.01, 0, 0], [0, 1, 0], [0, 0, 1]], "not a rotation"),
+    ("t", [0, 0], "not a finite 3 array"),
+    ("render", "{not json", "not JSON"),
+])
+def test_malformed_rows_are_one_line_errors(column, value, words):
+    from dst3d.errors import UserError
+
+    with pytest.raises(UserError, match=words):
+        Record.from_row({"id": "bad", column: value})

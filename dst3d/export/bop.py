@@ -44,13 +44,13 @@ import numpy as np
 from .. import __version__
 from ..cad.library import CadLibrary, CadModel
 from ..errors import UserError
-from ..pose.viewpoint import project
+from ..pose.viewpoint import project, to_pixel_centres
 from ..progress import Progress
 from ..render.annotations import Silhouette, bbox_from_mask
 from ..render.scene import Rerenderer
 from ..store.dataset import Dataset, open_dataset
 from ..store.record import Record
-from .common import staged_output, to_pixel_centres, write_image, write_json
+from .common import staged_output, write_image, write_json
 
 SPLIT = "train"
 DEPTH_MAX = 65535  # uint16

@@ -28,10 +28,11 @@ from collections import defaultdict
 from pathlib import Path
 
 from .. import __version__
+from ..pose.viewpoint import to_pixel_centres
 from ..progress import Progress
 from ..store.dataset import open_dataset
 from ..store.record import Record
-from .common import inside, safe_stem, staged_output, to_pixel_centres, write_image, write_json
+from .common import inside, safe_stem, staged_output, write_image, write_json
 
 SPLIT = "train"
 _COLUMNS = ["id", "index", "image", "synset", "class_name", "cad_id", "azimuth", "elevation", "theta", "distance",

@@ -7,7 +7,7 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -16,27 +16,6 @@ import numpy as np
 from ..errors import UserError
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-# --- pixel conventions ------------------------------------------------------------------------
-# dst3d's image coordinates put pixel edges at integers: pixel (col, row) covers
-# [col, col + 1) x [row, row + 1) and is centred at (col + 0.5, row + 0.5); its K is meant so.
-# OpenCV, BOP and COCO keypoints put pixel centres at integers: pixel (col, row) is centred at
-# (col, row). The same point is 0.5 px less in the second convention, on both axes.
-PIXEL_CENTRE_OFFSET = 0.5  # dst3d coordinate - pixel-centre (OpenCV/BOP/COCO keypoint) coordinate
-_TO_PIXEL_CENTRES = np.array([[1.0, 0.0, -PIXEL_CENTRE_OFFSET], [0.0, 1.0, -PIXEL_CENTRE_OFFSET], [0.0, 0.0, 1.0]])
-
-
-def to_pixel_centres(K: np.ndarray | None = None, xy: Iterable[float] | None = None):
-    """The one conversion from dst3d's pixel-edge coordinates to pixel-centre coordinates
-    (OpenCV, BOP ``cam_K``, COCO keypoints): ``K`` -> ``T @ K`` (cx, cy minus 0.5; fx, fy,
-    skew unchanged), a point ``(x, y)`` -> ``(x - 0.5, y - 0.5)``. Give one of the two."""
-    if (K is None) == (xy is None):
-        raise TypeError("to_pixel_centres takes K or xy")
-    if K is not None:
-        return _TO_PIXEL_CENTRES @ np.asarray(K, np.float64).reshape(3, 3)
-    x, y = (float(v) for v in xy)
-    return x - PIXEL_CENTRE_OFFSET, y - PIXEL_CENTRE_OFFSET
-
 
 # --- names --------------------------------------------------------------------------------
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")

@@ -109,16 +109,19 @@ class Generator:
         t0 = time.perf_counter()
         backend = self.backend
         requests = [AppearanceRequest(v.controls, v.render, s.prompt, s.negative_prompt, s.seed) for s, v in zip(specs, views)]
-        images = backend.generate(requests)
+        outputs = backend.generate_detailed(requests)
         t0 = self.timings.add(f"appearance ({backend.name})", t0)
         if self._generation is None:  # fixed for the run
             self._generation = backend.settings()
-        rows = [self.record(s, v, img).to_row() for s, v, img in zip(specs, views, images)]
+        rows = [self.record(s, v, out.image, out.notes).to_row() for s, v, out in zip(specs, views, outputs)]
         self.timings.add("encode", t0)
         return rows
 
-    def record(self, spec: SampleSpec, view: View, image: np.ndarray) -> Record:
-        """The sample's record: every label from the same render that made its control."""
+    def record(self, spec: SampleSpec, view: View, image: np.ndarray, notes: dict | None = None) -> Record:
+        """The sample's record: every label from the same render that made its control.
+        ``notes`` (a backend's retry after a non-finite or black output) go into its
+        ``generation`` JSON as ``"retry"``: the image then came from ``notes["seed"]``."""
+        generation = self._generation if self._generation is not None else self.backend.settings()
         kind = self.job.control.kinds[0]
         render_info = {
             "schema": SCHEMA_VERSION,
@@ -148,7 +151,7 @@ class Generator:
             negative_prompt=spec.negative_prompt,
             seed=spec.seed,
             backend=self.backend.name,
-            generation=self._generation if self._generation is not None else self.backend.settings(),
+            generation={**generation, "retry": notes} if notes else generation,
             render=render_info,
         )
 

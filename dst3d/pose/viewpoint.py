@@ -129,3 +129,38 @@ def geodesic_error(R_pred: np.ndarray, R_gt: np.ndarray) -> float:
     rel = np.asarray(R_pred).T @ np.asarray(R_gt)
     cos = (np.trace(rel) - 1.0) / 2.0
     return float(np.arccos(np.clip(cos, -1.0, 1.0)))
+
+
+# --- pixel conventions ------------------------------------------------------------------------
+# dst3d's image coordinates put pixel edges at integers: pixel (col, row) covers
+# [col, col + 1) x [row, row + 1) and is centred at (col + 0.5, row + 0.5); its K is meant so.
+# OpenCV, BOP and COCO keypoints put pixel centres at integers: pixel (col, row) is centred at
+# (col, row). The same point is 0.5 px less in the second convention, on both axes. Every
+# boundary (exports, importers of BOP/OpenCV data) converts through these two functions.
+PIXEL_CENTRE_OFFSET = 0.5  # dst3d coordinate - pixel-centre (OpenCV/BOP/COCO keypoint) coordinate
+
+
+def _shift(offset: float) -> np.ndarray:
+    return np.array([[1.0, 0.0, offset], [0.0, 1.0, offset], [0.0, 0.0, 1.0]])
+
+
+def to_pixel_centres(K: np.ndarray | None = None, xy=None):
+    """dst3d (pixel edges at integers) -> pixel-centre coordinates (OpenCV, BOP ``cam_K``,
+    COCO keypoints): ``K`` -> cx, cy minus 0.5 (fx, fy, skew unchanged), a point
+    ``(x, y)`` -> ``(x - 0.5, y - 0.5)``. Give one of the two."""
+    return _convert(K, xy, -PIXEL_CENTRE_OFFSET)
+
+
+def from_pixel_centres(K: np.ndarray | None = None, xy=None):
+    """The inverse of :func:`to_pixel_centres`: a BOP/OpenCV K or point into dst3d's convention."""
+    return _convert(K, xy, PIXEL_CENTRE_OFFSET)
+
+
+def _convert(K, xy, offset: float):
+    if (K is None) == (xy is None):
+        raise TypeError("give K or xy")
+    if K is not None:
+        return _shift(offset) @ np.asarray(K, np.float64).reshape(3, 3)
+    x, y = (float(v) for v in xy)
+    return x + offset, y + offset
+

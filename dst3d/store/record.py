@@ -15,10 +15,26 @@ import numpy as np
 
 from ..control.visual_prompt import ControlConfig
 from ..pose.viewpoint import Viewpoint
+from ..errors import UserError
 from .schema import FEATURES, decode_png
 
 _JSON = ("generation", "render")
 _ARRAYS = {"R": (3, 3), "t": (3,), "K": (3, 3)}
+
+
+def _array(row: dict, key: str, value) -> np.ndarray:
+    """A pose column as a float64 array of its shape; R must be a rotation (to 1e-6)."""
+    try:
+        out = np.asarray(value, np.float64).reshape(_ARRAYS[key])
+    except (TypeError, ValueError):
+        out = None
+    if out is None or not np.isfinite(out).all():
+        raise UserError(f"record {row.get('id')!r}: column '{key}' is not a finite {'x'.join(map(str, _ARRAYS[key]))} array; "
+                        "the dataset is damaged, regenerate it")
+    if key == "R" and (abs(np.linalg.det(out) - 1.0) > 1e-6 or not np.allclose(out @ out.T, np.eye(3), atol=1e-6)):
+        raise UserError(f"record {row.get('id')!r}: R is not a rotation matrix (orthonormal, det +1, to 1e-6); "
+                        "project imported rotations to the nearest rotation (e.g. scipy Rotation.from_matrix) first")
+    return out
 
 
 @dataclass
@@ -67,9 +83,12 @@ class Record:
             if key not in names:
                 extra[key] = value
             elif key in _ARRAYS and value is not None:
-                values[key] = np.asarray(value, np.float64).reshape(_ARRAYS[key])
+                values[key] = _array(row, key, value)
             elif key in _JSON and isinstance(value, str):
-                values[key] = json.loads(value) if value else {}
+                try:
+                    values[key] = json.loads(value) if value else {}
+                except ValueError:
+                    raise UserError(f"record {row.get('id')!r}: column '{key}' is not JSON; the dataset is damaged, regenerate it") from None
             else:
                 values[key] = value
         return cls(**values, extra=extra)
@@ -87,6 +106,13 @@ class Record:
                 value = json.dumps(value, sort_keys=True)
             row[name] = value
         return row
+
+    def require(self, *names: str) -> "Record":
+        """Self, or a one-line error naming the first of ``names`` that is missing."""
+        for name in names:
+            if getattr(self, name) is None:
+                raise UserError(f"record {self.id!r} has no '{name}'; the dataset is damaged or not made by dst3d, regenerate it")
+        return self
 
     # --- views of the columns -------------------------------------------------
     @property
