@@ -135,3 +135,33 @@ def test_pixel_convention_conversions_are_inverse_and_half_a_pixel():
     np.testing.assert_array_equal(from_pixel_centres(bop), K)
     # pixel (0, 0) is centred at (0.5, 0.5) in dst3d and at (0, 0) in OpenCV/BOP
     assert to_pixel_centres(xy=(0.5, 0.5)) == (0.0, 0.0) and from_pixel_centres(xy=(0, 0)) == (0.5, 0.5)
+
+
+def test_azimuth_range_bounds_the_draws_in_every_mode():
+    for mode in ("uniform", "front_half", "sphere"):
+        cfg = PoseSampling(mode=mode, azimuth_range=Range(min=-195, max=15))
+        az = np.rad2deg([cfg.sample(sample_rng(0, i, "pose")).azimuth for i in range(400)])
+        wrapped = (az + 195) % 360 - 195  # back into [-195, 165)
+        assert wrapped.min() >= -195 - 1e-9 and wrapped.max() <= 15 + 1e-9
+        assert wrapped.max() - wrapped.min() > 200  # spread over the interval, not one value
+
+
+def test_pose_ranges_refuse_non_finite_values():
+    import pytest
+    from pydantic import ValidationError
+
+    for bad in ({"elevation_range": {"min": float("nan"), "max": 10}}, {"distance_range": {"min": 2, "max": float("inf")}},
+                {"elevation_mean": float("nan")}, {"azimuth_range": {"min": 0, "max": 400}}):
+        with pytest.raises(ValidationError):
+            PoseSampling().merged(bad)
+
+
+def test_class_azimuth_range_in_a_job(tmp_path):
+    from dst3d.pipeline.job import JobConfig, Plan
+
+    job = JobConfig(classes=["car", "chair"], per_class=30, class_pose={"chair": {"azimuth_range": {"min": 80, "max": 100}}})
+    plan = Plan(job)
+    chair = [plan.spec(i) for i in range(30, 60)]
+    assert all(80 - 1e-9 <= np.rad2deg(s.viewpoint.azimuth) <= 100 + 1e-9 for s in chair)
+    cars = np.rad2deg([plan.spec(i).viewpoint.azimuth for i in range(30)])
+    assert cars.max() - cars.min() > 180  # the other class keeps its full circle

@@ -24,6 +24,8 @@ class Range(BaseModel):
 
     @model_validator(mode="after")
     def _ordered(self) -> "Range":
+        if not (np.isfinite(self.min) and np.isfinite(self.max)):
+            raise ValueError(f"range bounds must be finite numbers, got [{self.min}, {self.max}]")
         if self.max < self.min:
             raise ValueError(f"range min {self.min} is greater than max {self.max}")
         return self
@@ -34,13 +36,16 @@ class PoseSampling(BaseModel):
 
     ``mode``: ``uniform`` (azimuth uniform over 360), ``front_half`` (azimuth within 90 of
     the front), or ``sphere`` (camera direction uniform on the sphere, within the
-    elevation range). ``elevation``: ``truncnorm`` (mean/std cut to the range) or
-    ``uniform`` over the range.
+    elevation range). ``azimuth_range`` (degrees, e.g. ``{min: -195, max: 15}`` as 3D-DST's
+    strategies 2 and 4) restricts the azimuth to an interval instead, drawn uniformly (on
+    the sphere's band in ``sphere`` mode too). ``elevation``: ``truncnorm`` (mean/std cut to
+    the range) or ``uniform`` over the range.
     """
 
     model_config = ConfigDict(extra="forbid")
     mode: Literal["uniform", "front_half", "sphere"] = "uniform"
     elevation: Literal["truncnorm", "uniform"] = "truncnorm"
+    azimuth_range: Range | None = Field(default=None, description="degrees; None: as the mode says")
     elevation_range: Range = Range(min=-10.0, max=60.0)
     elevation_mean: float = 15.0
     elevation_std: float = 15.0
@@ -54,6 +59,10 @@ class PoseSampling(BaseModel):
             raise ValueError(f"elevation_range must lie within [-90, 90] degrees, got [{er.min}, {er.max}]")
         if self.elevation_std <= 0:
             raise ValueError("elevation_std must be positive")
+        if self.azimuth_range is not None and self.azimuth_range.max - self.azimuth_range.min > 360:
+            raise ValueError(f"azimuth_range spans more than 360 degrees: [{self.azimuth_range.min}, {self.azimuth_range.max}]")
+        if not all(np.isfinite(v) for v in (self.elevation_mean, self.elevation_std)):
+            raise ValueError("elevation_mean and elevation_std must be finite numbers")
         if self.distance_range.min <= 0:
             raise ValueError("distance_range must be positive (the camera cannot sit inside the object)")
         return self
@@ -66,10 +75,16 @@ class PoseSampling(BaseModel):
 
     def _direction(self, rng: np.random.Generator) -> tuple[float, float]:
         lo, hi = np.deg2rad(self.elevation_range.min), np.deg2rad(self.elevation_range.max)
+        if self.azimuth_range is not None:
+            az_lo, az_hi = np.deg2rad(self.azimuth_range.min), np.deg2rad(self.azimuth_range.max)
+        elif self.mode == "front_half":
+            az_lo, az_hi = -np.pi / 2, np.pi / 2
+        else:
+            az_lo, az_hi = 0.0, TWO_PI
         if self.mode == "sphere":
             # Uniform on the sphere's band: sin(elevation) is uniform.
-            return rng.uniform(0.0, TWO_PI), float(np.arcsin(rng.uniform(np.sin(lo), np.sin(hi))))
-        azimuth = rng.uniform(-np.pi / 2, np.pi / 2) if self.mode == "front_half" else rng.uniform(0.0, TWO_PI)
+            return rng.uniform(az_lo, az_hi), float(np.arcsin(rng.uniform(np.sin(lo), np.sin(hi))))
+        azimuth = rng.uniform(az_lo, az_hi)
         if self.elevation == "uniform" or self.elevation_range.min == self.elevation_range.max:
             return azimuth, rng.uniform(lo, hi)
         from scipy.special import ndtr, ndtri  # inverse-CDF draw; scipy.stats costs ~1 s to import
