@@ -110,6 +110,7 @@ def copy_dataset(src: Path, dst: Path, keep: int | None = None, n_shards: int | 
     if keep is None:
         shutil.copytree(src / "data", dst / "data")
         return dst
+    (dst / "dst3d_job.json").unlink()  # other data than the job made: no longer that run
     rows = local_rows(src)[:keep]
     per = -(-len(rows) // n_shards)
     for i in range(n_shards):
@@ -273,3 +274,92 @@ def test_errors_are_one_line_and_never_show_the_token(small_dataset, hub, tmp_pa
         publish(tmp_path / "nothing", REPO_ID, dry_run=True)
     with pytest.raises(UserError, match="OWNER/NAME"):
         publish(small_dataset, "no-owner", dry_run=True)
+
+
+# --- only a finished, intact run is published ------------------------------------------------------
+def _flip_middle(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 16] = bytes(b ^ 0xFF for b in data[middle : middle + 16])
+    path.write_bytes(bytes(data))
+
+
+def _unfinished(dst: Path) -> None:
+    last = shard_files(dst)[-1]  # as a killed run leaves it: the last shard not made yet
+    last.unlink()
+    (last.parent / f".{last.name}.json").unlink()
+
+
+@pytest.mark.parametrize("damage, words", [
+    (lambda d: shard_files(d)[1].unlink(), ("train-00001-of-00003.parquet", "missing")),
+    (lambda d: _flip_middle(shard_files(d)[0]), ("train-00000-of-00003.parquet", "sha256")),
+    (lambda d: os.truncate(shard_files(d)[2], 1000), ("train-00002-of-00003.parquet", "truncated")),
+    (lambda d: [p.unlink() for p in (d / "data").glob(".*.json")], ("unverified",)),
+    (_unfinished, ("unfinished", "generate")),
+])
+def test_publish_refuses_a_damaged_or_unfinished_run(small_dataset, tmp_path, damage, words):
+    from dst3d.errors import UserError
+    from dst3d.publish.hub import publish
+
+    data = copy_dataset(small_dataset, tmp_path / "data")
+    damage(data)
+    with pytest.raises(UserError) as err:
+        publish(data, REPO_ID, dry_run=True)
+    line = str(err.value)
+    assert "\n" not in line and all(w in line for w in words), line
+
+
+def test_publish_refuses_while_a_run_writes(small_dataset, tmp_path):
+    from dst3d.errors import UserError
+    from dst3d.pipeline.state import RunLock
+    from dst3d.publish.hub import publish
+
+    data = copy_dataset(small_dataset, tmp_path / "data")
+    with RunLock(data):
+        with pytest.raises(UserError, match=f"pid {os.getpid()}.* is writing"):
+            publish(data, REPO_ID, dry_run=True)
+    assert publish(data, REPO_ID, dry_run=True).files  # the writer is gone: fine again
+
+
+def test_a_refused_publish_deletes_nothing_remote(small_dataset, hub, tmp_path):
+    client = Client(hub.url, tmp_path)
+    assert client.dst3d("publish", str(small_dataset), "--repo-id", REPO_ID).returncode == 0
+    before = hub.files(REPO_ID)
+    data = copy_dataset(small_dataset, tmp_path / "data")
+    shard_files(data)[1].unlink()  # a shard deleted locally: a real publish would delete it remotely
+    one_line_error(client.dst3d("publish", str(data), "--repo-id", REPO_ID), "train-00001-of-00003.parquet", "missing")
+    assert hub.files(REPO_ID) == before
+    assert_no_token(client, tmp_path)
+
+
+def test_published_files_hold_no_local_paths(tmp_path, hub):
+    """The job file's CAD library, the card and the rows' generation settings (backgrounds
+    folder) name local folders by name and content hash, never by their absolute path."""
+    import cv2
+    import numpy as np
+
+    from dst3d.cad.library import DEFAULT_LIBRARY
+    from dst3d.pipeline.job import JobConfig
+    from dst3d.pipeline.run import run_job
+
+    photos = tmp_path / "private" / "photos"
+    photos.mkdir(parents=True)
+    for i in range(2):
+        cv2.imwrite(str(photos / f"p{i}.png"), np.full((40, 40, 3), 60 * i + 30, np.uint8))
+    library = tmp_path / "private" / "library"
+    shutil.copytree(DEFAULT_LIBRARY, library)
+    data = tmp_path / "ds"
+    job = JobConfig(classes=["car"], per_class=3, width=48, height=48, seed=3, cad_library=str(library),
+                    backend_options={"backgrounds": str(photos)})
+    run_job(job, data, progress=False)
+    generation = json.loads(read_table(data, columns=["generation"])["generation"][0].as_py())
+    assert generation["backgrounds"].startswith("photos@sha256:")
+
+    client = Client(hub.url, tmp_path)
+    proc = client.dst3d("publish", str(data), "--repo-id", REPO_ID)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    private = str(tmp_path / "private").encode()
+    for path in hub.files(REPO_ID):
+        assert private not in hub.read(REPO_ID, path), path
+    published = json.loads(hub.read(REPO_ID, "dst3d_job.json"))
+    assert published["job"]["cad_library"] == "library" and published["job"]["backend_options"]["backgrounds"].startswith("photos@sha256:")

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -20,9 +22,13 @@ from ..config import validated
 from ..control.visual_prompt import ControlConfig
 from ..errors import UserError
 from ..pose.sampling import PoseSampling
-from ..seeds import sample_rng, sample_seed
-from ..pose.viewpoint import Viewpoint, focal_from_fov, intrinsics
+from ..seeds import STREAMS, sample_rng, sample_seed
+from ..pose.viewpoint import Viewpoint, focal_from_fov, intrinsics, project
 from ..prompts import PromptConfig, build_prompt
+from ..render.scene import ZFAR, ZNEAR
+from ..store.shards import public_settings
+
+POSE_REDRAWS = 32  # derived pose draws tried for a sample whose object would be out of view
 
 
 class JobConfig(BaseModel):
@@ -31,7 +37,7 @@ class JobConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     classes: list[str] = Field(description="ImageNet synset ids, class names or PASCAL3D+ names")
     per_class: int = Field(8, ge=1)
-    seed: int = 0
+    seed: int = Field(0, ge=0, description="job seed (a non-negative integer)")
     width: int = Field(512, ge=16, le=4096)
     height: int = Field(512, ge=16, le=4096)
     fov_deg: float = Field(30.0, gt=1.0, lt=170.0)
@@ -49,6 +55,10 @@ class JobConfig(BaseModel):
     def _valid(self) -> "JobConfig":
         if not self.classes:
             raise ValueError("classes is empty; name at least one class, e.g. --classes car")
+        for where, value in (("pose", self.pose), *((f"class_pose.{k}", v) for k, v in self.class_pose.items())):
+            bad = _non_finite(value)
+            if bad:
+                raise ValueError(f"{where}.{bad} is not a finite number")
         # Overrides stay partial dicts (so they survive a JSON round trip to workers
         # unchanged) but must be valid PoseSampling fields and values.
         PoseSampling().merged(self.pose)
@@ -60,8 +70,36 @@ class JobConfig(BaseModel):
         return intrinsics(self.width, self.height, focal_from_fov(self.width, self.fov_deg))
 
     def fingerprint(self) -> str:
-        """Hash of the settings that decide sample content (for resume checks)."""
+        """Hash of the settings as given (a cache key); resume checks use :meth:`Plan.fingerprint`,
+        which also covers the CAD models and reads class spellings as their synsets."""
         return hashlib.sha256(json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:16]
+
+    def public(self) -> dict:
+        """The settings with local paths (backgrounds, local model folders) replaced by a name
+        and a hash of their listing, and the CAD library by its folder name: what the job file
+        and the card may show."""
+        data = self.model_dump(mode="json")
+        data["backend_options"] = public_settings(data["backend_options"])
+        if data.get("cad_library"):
+            data["cad_library"] = Path(data["cad_library"]).name
+        return data
+
+
+def _non_finite(value, path: str = "") -> str | None:
+    """The dotted key of the first NaN or infinite number in nested settings, or None."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = _non_finite(item, f"{path}{key}.")
+            if found:
+                return found
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            found = _non_finite(item, f"{path}{i}.")
+            if found:
+                return found
+    elif isinstance(value, float) and not math.isfinite(value):
+        return path.rstrip(".") or "value"
+    return None
 
 
 def load_job(path: Path | None, overrides: dict, backend_options: dict | None = None) -> JobConfig:
@@ -107,6 +145,7 @@ class SampleSpec:
     seed: int
     prompt: str
     negative_prompt: str
+    pose_draw: int = 0  # 0: the sample's pose stream; k > 0: the k-th derived draw (object was out of view)
 
 
 class Plan:
@@ -117,12 +156,17 @@ class Plan:
         self.library = library or CadLibrary(job.cad_library)
         self.synsets = _unique([self.library.resolve_class(c) for c in job.classes])
         self._pose = {s: self.pose_sampling(s) for s in self.synsets}
+        self._extent: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         for synset in self.synsets:
             models = self.library.manifest.classes[synset].models
             if not models:
                 raise UserError(f"class {synset} has no CAD models; add one with `dst3d cad import`")
             for model in models:  # fail now on a bad mesh, not after hours of generation
                 self.library.load_parts(model)
+        self._K = job.K()
+        for c, synset in enumerate(self.synsets):  # pose ranges that put the object out of view fail now
+            for index in range(c * job.per_class, c * job.per_class + min(job.per_class, 16)):
+                self.spec(index)
 
     def __len__(self) -> int:
         return len(self.synsets) * self.job.per_class
@@ -135,9 +179,13 @@ class Plan:
             if self.library.resolve_class(key) == synset:
                 per_class = value
         try:
-            return PoseSampling().merged(cls.pose_defaults).merged(self.job.pose).merged(per_class)
+            sampling = PoseSampling().merged(cls.pose_defaults).merged(self.job.pose).merged(per_class)
         except ValidationError as exc:
             raise UserError(f"invalid pose settings for class {synset}: {exc.errors()[0]['msg']}") from None
+        bad = _non_finite(sampling.model_dump())
+        if bad:
+            raise UserError(f"invalid pose settings for class {synset}: {bad} is not a finite number")
+        return sampling
 
     def spec(self, index: int) -> SampleSpec:
         if not 0 <= index < len(self):
@@ -146,7 +194,14 @@ class Plan:
         synset = self.synsets[index // job.per_class]
         cls = self.library.manifest.classes[synset]
         model = cls.models[int(sample_rng(job.seed, index, "cad").integers(len(cls.models)))]
-        viewpoint = self._pose[synset].sample(sample_rng(job.seed, index, "pose"))
+        viewpoint, draw = self._pose[synset].sample(sample_rng(job.seed, index, "pose")), 0
+        while not self.in_view(model.id, viewpoint):  # deterministic: derived draws of the same stream
+            draw += 1
+            if draw > POSE_REDRAWS:
+                raise UserError(f"the pose settings of class {synset} ({cls.name.split(',')[0]}) put the object out of view "
+                                f"(e.g. sample {index}: distance {viewpoint.distance:.3g}, camera inside the object or beyond the "
+                                f"far plane {ZFAR:g}); widen or move distance_range")
+            viewpoint = self._pose[synset].sample(np.random.default_rng(np.random.SeedSequence([int(job.seed), int(index), STREAMS["pose"], draw])))
         prompt, negative = build_prompt(job.prompts, synset, cls.name, job.seed, index)
         return SampleSpec(
             index=index,
@@ -158,12 +213,86 @@ class Plan:
             seed=sample_seed(job.seed, index, "appearance"),
             prompt=prompt,
             negative_prompt=negative,
+            pose_draw=draw,
         )
+
+    def in_view(self, cad_id: str, viewpoint: Viewpoint) -> bool:
+        """Whether the model can appear in the image: the camera outside its bounding box and
+        some vertex between the clip planes projecting onto the image's pixel centres."""
+        if cad_id not in self._extent:
+            _, model = self.library.model(cad_id)
+            vertices = np.concatenate([p.vertices for p in self.library.load_parts(model)])
+            step = max(1, len(vertices) // 4096)
+            self._extent[cad_id] = (vertices.min(0), vertices.max(0), vertices[::step])
+        lo, hi, vertices = self._extent[cad_id]
+        centre = viewpoint.camera_centre()
+        if np.all(centre > lo - 1e-6) and np.all(centre < hi + 1e-6):
+            return False
+        uv, z = project(vertices, viewpoint.rotation(), viewpoint.translation(), self._K)
+        front = (z > ZNEAR) & (z < ZFAR)
+        if not front.any():
+            return False
+        uv = uv[front]
+        x0, y0 = np.maximum(uv.min(0), 0.0)
+        x1, y1 = np.minimum(uv.max(0), (self.job.width, self.job.height))
+        return bool(np.floor(x1 - 0.5) >= np.ceil(x0 - 0.5) and np.floor(y1 - 0.5) >= np.ceil(y0 - 0.5))
+
+    def identity(self) -> dict:
+        """What decides the samples' content: the settings (classes as synsets, class_pose by
+        synset, local paths as name + listing hash, no CAD library location) and the job's
+        CAD classes as the manifest describes them, with each mesh file's sha256."""
+        settings = self.job.model_dump(mode="json")
+        settings.pop("cad_library", None)
+        settings["classes"] = list(self.synsets)
+        settings["class_pose"] = {self.library.resolve_class(k): v for k, v in settings["class_pose"].items()}
+        settings["backend_options"] = public_settings(settings["backend_options"])
+        cad = {}
+        for synset in self.synsets:
+            cls = self.library.manifest.classes[synset].model_dump(mode="json")
+            for model in cls["models"]:
+                path = self.library.root / model["mesh"]
+                model["mesh_sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
+            cad[synset] = cls
+        return {"settings": settings, "cad": cad}
+
+    def fingerprint(self) -> str:
+        """Hash of :meth:`identity` (what a resume must match)."""
+        return hashlib.sha256(json.dumps(self.identity(), sort_keys=True).encode()).hexdigest()[:16]
 
     def shards(self) -> list[range]:
         size = self.job.shard_size
         return [range(start, min(start + size, len(self))) for start in range(0, len(self), size)]
 
+
+def identity_differences(recorded: dict, current: dict) -> list[str]:
+    """What differs between two :meth:`Plan.identity` records, as short phrases."""
+    out = []
+    old, new = recorded.get("settings", {}), current.get("settings", {})
+    for key in sorted(set(old) | set(new)):
+        if old.get(key) != new.get(key):
+            out.append(f"{key} ({_short(old.get(key))} before, {_short(new.get(key))} now)")
+    old_cad, new_cad = recorded.get("cad", {}), current.get("cad", {})
+    for synset in sorted(set(old_cad) | set(new_cad)):
+        a, b = old_cad.get(synset), new_cad.get(synset)
+        if a == b or a is None or b is None:
+            continue  # a class added or removed already shows in 'classes'
+        name = (b.get("name") or synset).split(",")[0]
+        models_a = {m["id"]: m for m in a.get("models", [])}
+        models_b = {m["id"]: m for m in b.get("models", [])}
+        added = sorted(set(models_b) - set(models_a))
+        removed = sorted(set(models_a) - set(models_b))
+        changed = sorted(m for m in set(models_a) & set(models_b) if models_a[m] != models_b[m])
+        parts = [f"{', '.join(added)} added"] * bool(added) + [f"{', '.join(removed)} removed"] * bool(removed)
+        parts += [f"{', '.join(changed)} changed"] * bool(changed)
+        if {k: v for k, v in a.items() if k != "models"} != {k: v for k, v in b.items() if k != "models"}:
+            parts.append("class entry changed")
+        out.append(f"CAD models of class {synset} ({name}): {'; '.join(parts)}")
+    return out
+
+
+def _short(value) -> str:
+    text = json.dumps(value, sort_keys=True) if value is not None else "unset"
+    return text if len(text) <= 60 else text[:57] + "..."
 
 def _unique(items: list[str]) -> list[str]:
     return list(dict.fromkeys(items))

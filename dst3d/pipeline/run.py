@@ -5,9 +5,10 @@ decide where; :mod:`.state` keeps the run resumable."""
 
 from __future__ import annotations
 
+import errno
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..appearance.base import preflight
@@ -29,6 +30,20 @@ class RunSummary:
     per_class: dict[str, int]
     elapsed: float
     timings: dict[str, float]
+    remade: dict[str, str] = field(default_factory=dict)  # finished shards found damaged or deleted, remade: name -> what was wrong
+
+
+# Errors of the place being written (not of dst3d): one line, finished shards kept.
+_DISK_ERRORS = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded", errno.EROFS: "the file system is read-only",
+                errno.EACCES: "permission denied", errno.EPERM: "permission denied", errno.EIO: "an I/O error occurred"}
+
+
+def disk_error(exc: OSError, out: Path) -> UserError | None:
+    """A one-line UserError for a failed write into OUT (None for other errors)."""
+    if exc.errno not in _DISK_ERRORS:
+        return None
+    where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+    return UserError(f"cannot write to {out}: {_DISK_ERRORS[exc.errno]}{where}; free space or fix the folder, then run the same command again (finished shards are kept)")
 
 
 def run_job(job: JobConfig, out: Path, progress: bool = True, engine: str = "local", workers: int = 1, address: str | None = None) -> RunSummary:
@@ -39,8 +54,8 @@ def run_job(job: JobConfig, out: Path, progress: bool = True, engine: str = "loc
     after an interruption (even SIGKILL) finishes the job: finished shards are kept.
     """
     out = Path(out)
-    resuming = state.check_output(out, job)
     plan = Plan(job)
+    resuming = state.check_output(out, job, plan)
     preflight(job.backend, job.backend_options, job.control.kinds)
     inline = engine == "local" and workers <= 1
     generator = Generator(job, plan) if inline else None
@@ -48,12 +63,15 @@ def run_job(job: JobConfig, out: Path, progress: bool = True, engine: str = "loc
         generator.backend  # load now: a missing model fails before anything is written
     start = time.perf_counter()
     created = not out.exists()
+    remade: dict[str, str] = {}
     try:
-        state.start_output(out, job, len(plan))
+        state.start_output(out, job, len(plan), plan)
         with state.RunLock(out):
             state.remove_partial_files(out)
             shards = plan.shards()
-            pending = state.pending_shards(out, shards)
+            states = state.shard_states(out, len(shards), full=True) if resuming else {i: "absent" for i in range(len(shards))}
+            remade = state.damaged(states, len(shards))
+            pending = state.pending_shards(out, shards, states)
             done = len(plan) - sum(len(shards[i]) for i in pending)
             with Progress(progress) as bars:
                 advance = bars.task("generating", len(plan), done, unit="img")
@@ -69,12 +87,14 @@ def run_job(job: JobConfig, out: Path, progress: bool = True, engine: str = "loc
             elapsed = time.perf_counter() - start
             write_json_atomic(out / state.STATS_FILE, {"elapsed_s": elapsed, "samples_this_run": sum(r["samples"] for r in results), "resumed": resuming, "engine": engine, "workers": workers, "timings_s": timings})
             write_card(out, pictures=card_pictures(out))
-    except BaseException:
+    except BaseException as exc:
         if created and not any((out / "data").glob("*.parquet")):
             shutil.rmtree(out, ignore_errors=True)
+        if isinstance(exc, OSError) and disk_error(exc, out) is not None:
+            raise disk_error(exc, out) from None
         raise
     finally:
         if generator is not None:
             generator.close()
     per_class = {s: job.per_class for s in plan.synsets}
-    return RunSummary(out, len(plan), per_class, elapsed, timings)
+    return RunSummary(out, len(plan), per_class, elapsed, timings, remade)

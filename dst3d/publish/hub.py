@@ -4,9 +4,12 @@ What goes up: ``data/*.parquet`` (the shards, byte for byte), ``README.md`` and 
 (the card and its pictures, regenerated from the data into a temporary folder: the dataset
 folder is only read), ``dst3d_job.json`` and ``kcf/report.json`` when present.
 
-Republishing replaces: remote files under ``data/`` and ``assets/`` that are not in the
-local set are deleted in the same commit that adds the new ones, so readers never see a
-mix of old and new shards. An interrupted run can be started again: LFS uploads are
+Only a finished, intact run goes up: publishing is refused while a ``dst3d generate`` is
+writing to the folder, when a shard of the run is missing, damaged (its sha256 differs
+from the record written with it) or unverified (no record), so remote shards are replaced
+(and remote files under ``data/`` and ``assets/`` that are not in the local set deleted, in
+the same commit that adds the new ones, so readers never see a mix of old and new shards)
+only by a complete, verified run. The published job file holds no local paths. An interrupted run can be started again: LFS uploads are
 content-addressed, the Hub answers "already have it" for every object that arrived, and
 nothing is visible until the final commit. Files the Hub already holds unchanged are
 skipped by the client.
@@ -17,15 +20,17 @@ handed to the client only; errors are reported as one line without it.
 
 from __future__ import annotations
 
+import json
 import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import UserError
+from ..files import write_json_atomic
 from ..store.card import ASSETS_DIR, KCF_DIR, split_files, write_card
 from ..store.dataset import open_dataset
-from ..store.shards import DATA_DIR, JOB_FILE, shard_files
+from ..store.shards import DATA_DIR, JOB_FILE, public_settings, record_path
 from ..viz.inspect import card_pictures
 
 MANAGED_DIRS = (f"{DATA_DIR}/", f"{ASSETS_DIR}/", f"{KCF_DIR}/")  # remote files here that are not ours are deleted
@@ -66,11 +71,58 @@ def plan_files(root: Path, staging: Path) -> list[UploadFile]:
     """The files of the commit, in repo order: card, pictures, job, KCF outputs, shards (all splits)."""
     items: list[tuple[str, Path]] = [("README.md", staging / "README.md")]
     items += [(p.relative_to(staging).as_posix(), p) for p in sorted((staging / ASSETS_DIR).glob("*.png"))]
-    if (root / JOB_FILE).is_file():
-        items.append((JOB_FILE, root / JOB_FILE))
+    if (staging / JOB_FILE).is_file():
+        items.append((JOB_FILE, staging / JOB_FILE))
     items += [(p.relative_to(root).as_posix(), p) for p in sorted((root / KCF_DIR).glob("*")) if p.is_file() and not p.name.startswith(".")]
     items += [(p.relative_to(root).as_posix(), p) for paths in split_files(root).values() for p in paths]
     return [UploadFile(path, local, local.stat().st_size) for path, local in items]
+
+
+def check_publishable(root: Path) -> None:
+    """Refuse (one line) a folder a run is writing to, an unfinished run, and any split with a
+    missing, damaged or unverified shard (every byte checked against its record's sha256)."""
+    from ..pipeline.state import lock_holder, run_status
+
+    if not root.is_dir():
+        raise UserError(f"dataset folder {root} does not exist")
+    pid = lock_holder(root)
+    if pid is not None:
+        raise UserError(f"a dst3d run (pid {pid}) is writing to {root}; publish it when the run has finished")
+    if (root / JOB_FILE).is_file():
+        st = run_status(root, full=True)
+        if st.problems:
+            names = "; ".join(f"{name} is {what}" for name, what in st.problems.items())
+            raise UserError(f"{root} cannot be published: {names}; run the same `dst3d generate` command again to remake it")
+        unverified = [p.relative_to(root).as_posix() for p in split_files(root).get("train", []) if not record_path(p).is_file()]
+        if unverified:
+            raise UserError(f"{root} cannot be published: {len(unverified)} shard(s) are unverified ({', '.join(unverified[:3])}"
+                            f"{', ...' if len(unverified) > 3 else ''}: no integrity record, from an interrupted write or an older dst3d); "
+                            "run the same `dst3d generate` command again to remake them")
+        if st.samples_done < st.samples:
+            raise UserError(f"{root} is an unfinished run ({st.samples_done}/{st.samples} samples, {st.shards_done}/{st.shards} shards); "
+                            "run the same `dst3d generate` command again to finish it, then publish")
+    for split in {"train": [], **split_files(root)}:
+        dataset = open_dataset(root, split, verify="full")
+        if not dataset.verified:
+            raise UserError(f"split '{split}' of {root} is unverified (its shards have no integrity records: written by an older dst3d "
+                            f"or another tool); regenerate it with this dst3d before publishing")
+
+
+def public_job_file(root: Path, target: Path) -> Path | None:
+    """The run's job file without local paths (CAD library and backend folders by name and
+    listing hash), written to ``target``; None without a job file."""
+    path = root / JOB_FILE
+    if not path.is_file():
+        return None
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise UserError(f"{path} is unreadable or damaged; remove it or regenerate the dataset") from None
+    job = dict(record.get("job") or {})
+    if job.get("cad_library"):
+        job["cad_library"] = Path(job["cad_library"]).name
+    record = {**record, "job": public_settings(job)}  # the identity holds no paths (see Plan.identity)
+    return write_json_atomic(target, record)
 
 
 def resolve_token(token: str | None) -> str:
@@ -158,7 +210,7 @@ def publish(
     root = Path(root)
     if not REPO_ID.fullmatch(repo_id or ""):
         raise UserError(f"invalid --repo-id '{repo_id}'; expected OWNER/NAME (letters, digits, '-', '_', '.')")
-    open_dataset(root)  # a dataset folder with train shards, or one line saying what is wrong
+    check_publishable(root)  # a finished, intact, verified run: only then may remote shards be replaced
     branch = revision if revision and revision != "main" else None
 
     api = None
@@ -173,6 +225,7 @@ def publish(
     with tempfile.TemporaryDirectory(prefix="dst3d-publish-") as tmp:
         staging = Path(tmp)
         write_card(root, license, out=staging, repo_id=repo_id, pictures=card_pictures(root, staging))
+        public_job_file(root, staging / JOB_FILE)
         files = plan_files(root, staging)
         result = PublishResult(repo_id, branch or "main", files, dry_run=dry_run)
         if api is None:
