@@ -29,14 +29,14 @@ def register(app: typer.Typer) -> None:
     @cad.command("build")
     def build(
         out: Optional[Path] = typer.Option(None, help="library folder to write (default: --cad-library)"),
-        instances: int = typer.Option(3, help="parametric models per class"),
+        instances: Optional[int] = typer.Option(None, help="parametric models per class (default: 5, as shipped)"),
         cad_library: Optional[Path] = typer.Option(None, help=LIBRARY_HELP),
     ) -> None:
         """(Re)generate the parametric models; imported models are kept, unchanged files are not rewritten."""
         from .parametric import build_library
 
         root = out or _library_root(cad_library)
-        result = build_library(root, instances)
+        result = build_library(root) if instances is None else build_library(root, instances)
         count = sum(len(c.models) for c in result.manifest.classes.values())
         typer.echo(f"{count} models in {len(result.manifest.classes)} classes: {Path(root).resolve()} ({result.summary()})")
 

@@ -21,11 +21,23 @@ import trimesh
 from ...errors import UserError
 from ..library import MANIFEST, CadClass, CadLibrary, CadModel, Manifest
 from .aircraft_boats import BOAT_PRESETS, PLANE_PRESETS, build_aeroplane, build_boat
+from .appliances import (CLOCK_PRESETS, FRIDGE_PRESETS, LAMP_PRESETS, LAPTOP_PRESETS, MICROWAVE_PRESETS, SPEAKER_PRESETS, TOASTER_PRESETS,
+                         WASHER_PRESETS, build_clock, build_lamp, build_laptop, build_microwave, build_refrigerator, build_speaker, build_toaster,
+                         build_washer)
+from .cabinets import (BENCH_PRESETS, BOOKCASE_PRESETS, CHEST_PRESETS, DESK_PRESETS, FILE_PRESETS, WARDROBE_PRESETS, build_bench, build_bookcase,
+                       build_chest, build_desk, build_file, build_wardrobe)
+from .containers import (ASHCAN_PRESETS, BARREL_PRESETS, BOWL_PRESETS, BUCKET_PRESETS, MUG_PRESETS, TEAPOT_PRESETS, VASE_PRESETS, build_ashcan,
+                         build_barrel, build_bowl, build_bucket, build_mug, build_teapot, build_vase)
 from .furniture import CHAIR_PRESETS, SOFA_PRESETS, TABLE_PRESETS, build_chair, build_sofa, build_table
 from .household import BOTTLE_PRESETS, TV_PRESETS, build_bottle, build_tvmonitor
+from .instruments import (CELLO_PRESETS, DRUM_PRESETS, EGUITAR_PRESETS, GRAND_PRESETS, GUITAR_PRESETS, UPRIGHT_PRESETS, VIOLIN_PRESETS, build_drum,
+                          build_eguitar, build_grandpiano, build_guitar, build_upright, build_violin)
 from .primitives import Model
+from .tools import (BROOM_PRESETS, HAMMER_PRESETS, HATCHET_PRESETS, PADLOCK_PRESETS, PAN_PRESETS, SCREWDRIVER_PRESETS, SHOVEL_PRESETS, build_broom,
+                    build_hammer, build_hatchet, build_padlock, build_pan, build_screwdriver, build_shovel)
 from .two_wheelers import BIKE_PRESETS, MOTO_PRESETS, build_bicycle, build_motorbike
 from .vehicles import BUS_PRESETS, CAR_PRESETS, TRAIN_PRESETS, build_bus, build_car, build_train
+from .work_vehicles import FORKLIFT_PRESETS, PICKUP_PRESETS, TRACTOR_PRESETS, build_forklift, build_pickup, build_tractor
 
 SOURCE = "dst3d parametric generator v1"
 LICENSE = "CC0-1.0"
@@ -34,6 +46,9 @@ LICENSE = "CC0-1.0"
 # exp, log, arctan2 and OpenBLAS's kernels round differently), so without this the same build
 # gives different mesh bytes (and mesh hashes) on different machines. Real geometry is >= 1e-4.
 NOISE = 1e-9
+# Models per class in the shipped library: each class's five presets. The PASCAL3D+ twelve have three presets;
+# their instances 3 and 4 are jittered copies (instance_params), so their first three models never change.
+INSTANCES = 5
 
 
 # --------------------------------------------------------------------------------------
@@ -51,7 +66,7 @@ class ClassSpec:
 
     synset: str
     name: str  # ImageNet lemma (first name)
-    pascal3d: str
+    pascal3d: str | None
     prefix: str
     build: Callable[[dict], Model]
     presets: list[dict]
@@ -60,6 +75,9 @@ class ClassSpec:
 
 _GROUND = {"elevation_range": {"min": -5.0, "max": 45.0}, "elevation_mean": 12.0, "elevation_std": 12.0}
 _INDOOR = {"elevation_range": {"min": 0.0, "max": 60.0}, "elevation_mean": 22.0, "elevation_std": 15.0}
+_TABLETOP = {"elevation_range": {"min": 0.0, "max": 70.0}, "elevation_mean": 28.0, "elevation_std": 15.0}
+_TOOL = {"elevation_range": {"min": -20.0, "max": 60.0}, "elevation_mean": 15.0, "elevation_std": 18.0}
+_FRONT = {"mode": "front_half", "elevation_range": {"min": -10.0, "max": 45.0}, "elevation_mean": 10.0, "elevation_std": 12.0}
 
 CLASSES: list[ClassSpec] = [
     ClassSpec("n02690373", "airliner", "aeroplane", "aeroplane", build_aeroplane, PLANE_PRESETS,
@@ -79,6 +97,45 @@ CLASSES: list[ClassSpec] = [
               {"elevation_range": {"min": -5.0, "max": 40.0}, "elevation_mean": 10.0, "elevation_std": 10.0}),
     ClassSpec("n03782006", "monitor", "tvmonitor", "tvmonitor", build_tvmonitor, TV_PRESETS,
               {"mode": "front_half", "elevation_range": {"min": -10.0, "max": 40.0}, "elevation_mean": 8.0, "elevation_std": 10.0}),
+    # ImageNet classes beyond PASCAL3D+ (appended: the models above keep their ids and bytes)
+    ClassSpec("n03063599", "coffee mug", None, "mug", build_mug, MUG_PRESETS, _TABLETOP),
+    ClassSpec("n04398044", "teapot", None, "teapot", build_teapot, TEAPOT_PRESETS, _TABLETOP),
+    ClassSpec("n04263257", "soup bowl", None, "bowl", build_bowl, BOWL_PRESETS, _TABLETOP),
+    ClassSpec("n04522168", "vase", None, "vase", build_vase, VASE_PRESETS, _TABLETOP),
+    ClassSpec("n02909870", "bucket", None, "bucket", build_bucket, BUCKET_PRESETS, _INDOOR),
+    ClassSpec("n02795169", "barrel", None, "barrel", build_barrel, BARREL_PRESETS, _GROUND),
+    ClassSpec("n02747177", "ashcan", None, "ashcan", build_ashcan, ASHCAN_PRESETS, _INDOOR),
+    ClassSpec("n03761084", "microwave", None, "microwave", build_microwave, MICROWAVE_PRESETS, _FRONT),
+    ClassSpec("n04070727", "refrigerator", None, "refrigerator", build_refrigerator, FRIDGE_PRESETS, _FRONT),
+    ClassSpec("n04554684", "washer", None, "washer", build_washer, WASHER_PRESETS, _FRONT),
+    ClassSpec("n04442312", "toaster", None, "toaster", build_toaster, TOASTER_PRESETS, _TABLETOP),
+    ClassSpec("n04380533", "table lamp", None, "lamp", build_lamp, LAMP_PRESETS, _INDOOR),
+    ClassSpec("n04548280", "wall clock", None, "clock", build_clock, CLOCK_PRESETS, _FRONT),
+    ClassSpec("n03691459", "loudspeaker", None, "speaker", build_speaker, SPEAKER_PRESETS, _FRONT),
+    ClassSpec("n03642806", "laptop", None, "laptop", build_laptop, LAPTOP_PRESETS, _TABLETOP),
+    ClassSpec("n02870880", "bookcase", None, "bookcase", build_bookcase, BOOKCASE_PRESETS, _FRONT),
+    ClassSpec("n04550184", "wardrobe", None, "wardrobe", build_wardrobe, WARDROBE_PRESETS, _FRONT),
+    ClassSpec("n03016953", "chiffonier", None, "chiffonier", build_chest, CHEST_PRESETS, _FRONT),
+    ClassSpec("n03337140", "file", None, "filecabinet", build_file, FILE_PRESETS, _FRONT),
+    ClassSpec("n03179701", "desk", None, "desk", build_desk, DESK_PRESETS, _INDOOR),
+    ClassSpec("n03891251", "park bench", None, "bench", build_bench, BENCH_PRESETS, _GROUND),
+    ClassSpec("n03481172", "hammer", None, "hammer", build_hammer, HAMMER_PRESETS, _TOOL),
+    ClassSpec("n04154565", "screwdriver", None, "screwdriver", build_screwdriver, SCREWDRIVER_PRESETS, _TOOL),
+    ClassSpec("n03498962", "hatchet", None, "hatchet", build_hatchet, HATCHET_PRESETS, _TOOL),
+    ClassSpec("n04208210", "shovel", None, "shovel", build_shovel, SHOVEL_PRESETS, _TOOL),
+    ClassSpec("n02906734", "broom", None, "broom", build_broom, BROOM_PRESETS, _TOOL),
+    ClassSpec("n03400231", "frying pan", None, "pan", build_pan, PAN_PRESETS, _TABLETOP),
+    ClassSpec("n03874599", "padlock", None, "padlock", build_padlock, PADLOCK_PRESETS, _TOOL),
+    ClassSpec("n02676566", "acoustic guitar", None, "guitar", build_guitar, GUITAR_PRESETS, _FRONT),
+    ClassSpec("n03272010", "electric guitar", None, "eguitar", build_eguitar, EGUITAR_PRESETS, _FRONT),
+    ClassSpec("n04536866", "violin", None, "violin", build_violin, VIOLIN_PRESETS, _FRONT),
+    ClassSpec("n02992211", "cello", None, "cello", build_violin, CELLO_PRESETS, _FRONT),
+    ClassSpec("n03249569", "drum", None, "drum", build_drum, DRUM_PRESETS, _INDOOR),
+    ClassSpec("n03452741", "grand piano", None, "grandpiano", build_grandpiano, GRAND_PRESETS, _INDOOR),
+    ClassSpec("n04515003", "upright", None, "upright", build_upright, UPRIGHT_PRESETS, _FRONT),
+    ClassSpec("n03930630", "pickup", None, "pickup", build_pickup, PICKUP_PRESETS, _GROUND),
+    ClassSpec("n04465501", "tractor", None, "tractor", build_tractor, TRACTOR_PRESETS, _GROUND),
+    ClassSpec("n03384352", "forklift", None, "forklift", build_forklift, FORKLIFT_PRESETS, _GROUND),
 ]
 
 
@@ -187,7 +244,7 @@ def build_model(spec: ClassSpec, index: int) -> tuple[dict[str, trimesh.Trimesh]
     return parts, entry
 
 
-def build_library(root: Path, instances: int = 3) -> BuildResult:
+def build_library(root: Path, instances: int = INSTANCES) -> BuildResult:
     """Write ``instances`` models per class under ``root`` and (re)write its manifest.
 
     Models from other sources (imports) already in the manifest are kept, and so are

@@ -201,3 +201,78 @@ class Model:
         x, y, z = (float(v) for v in point)
         self.kp(f"left_{name}", (abs(x), y, z))
         self.kp(f"right_{name}", (-abs(x), y, z))
+
+
+# --------------------------------------------------------------------------------------
+# paths and outlines (used by the families added after the 12 PASCAL3D+ ones)
+# --------------------------------------------------------------------------------------
+
+
+def bent_tube(points: Sequence[Vec] | np.ndarray, radius: float | Sequence[float], n: int = 8, p: float = 2.0,
+              radius_b: float | Sequence[float] | None = None) -> trimesh.Trimesh:
+    """A tube swept along a polyline (handles, bails, shackles, spouts): one ring per point,
+    each perpendicular to the path, so bends stay round where a chain of cylinders would gap.
+    ``radius`` (and ``radius_b``, the second half-axis) may vary per point, for tapers."""
+    pts = np.asarray(points, float)
+    ra = np.broadcast_to(np.asarray(radius, float), len(pts))
+    rb = ra if radius_b is None else np.broadcast_to(np.asarray(radius_b, float), len(pts))
+    tangents = np.gradient(pts, axis=0)
+    tangents /= np.linalg.norm(tangents, axis=1, keepdims=True)
+    rings = []
+    normal = np.cross(tangents[0], Z if abs(float(tangents[0] @ Z)) < 0.9 else X)
+    for point, t, r_a, r_b in zip(pts, tangents, ra, rb):
+        normal = normal - (normal @ t) * t  # carried along the path (parallel transport): no twist at bends
+        normal /= np.linalg.norm(normal)
+        rings.append(ring(point, normal, np.cross(t, normal), r_a, r_b, p=p, n=n))
+    return loft(rings)
+
+
+def arc_points(centre: Vec, radius: float, a0: float, a1: float, u: Vec = X, v: Vec = Z, n: int = 12, radius_v: float | None = None) -> np.ndarray:
+    """``n`` points on an arc (or an ellipse's) from angle a0 to a1 (degrees) in the plane spanned by u, v."""
+    a = np.deg2rad(np.linspace(a0, a1, n))
+    rv = radius if radius_v is None else radius_v
+    return np.asarray(centre, float) + np.outer(np.cos(a) * radius, u) + np.outer(np.sin(a) * rv, v)
+
+
+def polar_outline(radii: Sequence[float], n: int = 48, scale: Vec = (1.0, 1.0)) -> np.ndarray:
+    """A closed 2-D outline r(angle), the given radii spread evenly over 360 degrees from +u
+    and interpolated periodically: star-shaped by construction, so loft()'s fan caps close it."""
+    r = np.asarray(radii, float)
+    angles = np.linspace(0.0, 2 * np.pi, len(r), endpoint=False)
+    t = np.linspace(0.0, 2 * np.pi, n, endpoint=False)
+    rt = np.interp(t, np.concatenate([angles, [2 * np.pi]]), np.concatenate([r, r[:1]]))
+    return np.stack([rt * np.cos(t) * scale[0], rt * np.sin(t) * scale[1]], 1)
+
+
+def plate_xz(points_xz: Sequence[Sequence[float]] | np.ndarray, y0: float, y1: float, offset: Vec = (0.0, 0.0)) -> trimesh.Trimesh:
+    """A star-shaped polygon in the (x, z) plane (front view), extruded from y0 to y1."""
+    pts = np.asarray(points_xz, float) + np.asarray(offset, float)
+    return loft([np.column_stack([pts[:, 0], np.full(len(pts), y0), pts[:, 1]]), np.column_stack([pts[:, 0], np.full(len(pts), y1), pts[:, 1]])])
+
+
+def plate_xy(points_xy: Sequence[Sequence[float]] | np.ndarray, z0: float, z1: float, offset: Vec = (0.0, 0.0)) -> trimesh.Trimesh:
+    """A star-shaped polygon in the (x, y) plane (plan view), extruded from z0 to z1."""
+    pts = np.asarray(points_xy, float) + np.asarray(offset, float)
+    return loft([np.column_stack([pts, np.full(len(pts), z0)]), np.column_stack([pts, np.full(len(pts), z1)])])
+
+
+def flat_ring(z: float, radius: float, tube_r: float, sections: int = 32) -> trimesh.Trimesh:
+    """A ring of round section lying flat (axis +Z) at height z, centred on ``radius``: rims, hoops, beads."""
+    angles = np.linspace(np.pi, 3 * np.pi, 9)  # counter-clockwise in (r, z), like every profile here: faces point out
+    return revolve_z([(radius + tube_r * np.cos(a), z + tube_r * np.sin(a)) for a in angles], sections=sections)
+
+
+def facing_front(mesh: trimesh.Trimesh, centre: Vec) -> trimesh.Trimesh:
+    """Turn a mesh built about +Z (a revolved dial, cone, dome) to face -Y, then place it at ``centre``."""
+    return mesh.apply_transform(rigid(centre, rot_x(np.pi / 2)))
+
+
+def front_ring(centre: Vec, radius: float, tube_r: float, sections: int = 32) -> trimesh.Trimesh:
+    """A round-section ring in the x-z plane (a porthole, a clock bezel, a speaker surround), axis along Y."""
+    angles = np.linspace(np.pi, 3 * np.pi, 9)
+    return facing_front(revolve_z([(radius + tube_r * np.cos(a), tube_r * np.sin(a)) for a in angles], sections=sections), centre)
+
+
+def cone(radius: float, depth: float) -> trimesh.Trimesh:
+    """A speaker cone (dish) about +Z, its mouth at z = depth."""
+    return revolve_z([(0, 0), (radius * 0.25, 0.0), (radius * 0.3, depth * 0.3), (radius, depth), (radius * 0.25, depth * 0.6), (0, depth * 0.55)], sections=28)
