@@ -10,7 +10,6 @@ PASCAL3D+ category.
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import numpy as np
 import trimesh
 
 from ..errors import UserError
+from ..files import write_bytes_atomic
 from .library import CadClass, CadLibrary, CadModel, Symmetry
 
 SUPPORTED = (".obj", ".glb", ".gltf", ".ply", ".off", ".stl")
@@ -241,15 +241,12 @@ def import_mesh(
     made_dir = not target.parent.exists()
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(target.name + ".tmp")
-        tmp.write_bytes(glb)
-        os.replace(tmp, target)
+        write_bytes_atomic(target, glb)
         library.manifest = new_manifest
         library.save()
     except OSError as exc:
         library.manifest = old_manifest
-        for leftover in (target, target.with_name(target.name + ".tmp")):
-            leftover.unlink(missing_ok=True)
+        target.unlink(missing_ok=True)
         if made_dir:
             try:
                 target.parent.rmdir()

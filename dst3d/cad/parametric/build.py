@@ -9,7 +9,6 @@ shipped library can be rebuilt and diffed.
 from __future__ import annotations
 
 import json
-import os
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +18,7 @@ import numpy as np
 import trimesh
 
 from ...errors import UserError
+from ...files import write_bytes_atomic
 from ..library import MANIFEST, CadClass, CadLibrary, CadModel, Manifest
 from .aircraft_boats import BOAT_PRESETS, PLANE_PRESETS, build_aeroplane, build_boat
 from .appliances import (CLOCK_PRESETS, FRIDGE_PRESETS, LAMP_PRESETS, LAPTOP_PRESETS, MICROWAVE_PRESETS, SPEAKER_PRESETS, TOASTER_PRESETS,
@@ -193,14 +193,9 @@ def glb_bytes(parts: dict[str, trimesh.Trimesh]) -> bytes:
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Temp file + rename: a killed build never leaves a truncated mesh or manifest."""
+    """Temp file + rename (dst3d.files): a killed build never leaves a truncated mesh or manifest."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_bytes_atomic(path, data)
 
 
 def write_if_changed(path: Path, data: bytes) -> bool:
