@@ -17,6 +17,7 @@ import trimesh
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import UserError
+from ..files import write_text_atomic
 from ..imagenet import find_imagenet_class, imagenet_classes, is_synset_id
 from ..shipped import shipped
 
@@ -143,10 +144,7 @@ class CadLibrary:
     # --- writing ------------------------------------------------------------
     def save(self) -> None:
         """Atomic manifest write: a crash never leaves a truncated manifest."""
-        path = self.root / MANIFEST
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(self.manifest.model_dump(mode="json"), indent=1) + "\n")
-        os.replace(tmp, path)
+        write_text_atomic(self.root / MANIFEST, json.dumps(self.manifest.model_dump(mode="json"), indent=1) + "\n")
 
 
 def resolve_class(item: str, library: CadLibrary | None = None, need_model: bool = True) -> tuple[str, str]:
