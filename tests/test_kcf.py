@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from dst3d.config import validated
 from dst3d.errors import UserError
 from dst3d.kcf.filter import KcfConfig, KcfScores, decide
 from dst3d.kcf.folds import assign_folds
+
+INJECT = Path(__file__).resolve().parents[1] / "experiments" / "kcf_injection" / "inject.py"
+
+
+def inject_errors(*args, **kwargs):
+    """experiments/kcf_injection/inject.py's inject_errors (an experiment tool, loaded by path)."""
+    spec = importlib.util.spec_from_file_location("kcf_injection_inject", INJECT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.inject_errors(*args, **kwargs)
 
 
 def test_folds_stratified_per_class():
@@ -54,8 +67,6 @@ def test_rules():
     s = _fake_scores([10, 100, 50, 170, 5, 61], [0.1, 3.0, 0.5, 2.0, 0.0, 1.0], ["a", "a", "a", "b", "b", "b"])
     keep, cuts = decide(s, KcfConfig(threshold_deg=60))
     assert keep.tolist() == [True, False, True, False, True, False] and cuts == {"a": 60.0, "b": 60.0}
-    keep, _ = decide(s, KcfConfig())  # default rule: 60 deg
-    assert keep.tolist() == [True, False, True, False, True, False]
     keep, cuts = decide(s, KcfConfig(quantile=0.34, score="ratio"))  # one per class, by ratio
     assert keep.tolist() == [True, False, True, False, True, True] and cuts == {"a": 3.0, "b": 2.0}
     keep, _ = decide(s, KcfConfig(quantile=0.34))  # default: contrast; without agreement, combined: the ratio's ranks
@@ -74,18 +85,20 @@ def test_rules():
     assert keep.tolist() == [False, True, True, True, True, False]
     keep, _ = decide(s, KcfConfig(quantile=0.34, score="error"))
     assert keep.tolist() == [True, False, True, False, True, True]
-    for bad in (dict(threshold_deg=30, quantile=0.1), dict(quantile=1.5), dict(threshold_deg=0), dict(score="loss"), dict(score="combined"), dict(quantile=0.1, score="x"), dict(quantile=0.1, contrast_weight=-1)):
-        with pytest.raises(UserError):
-            KcfConfig(**bad).validate()
+    for bad, setting in ((dict(threshold_deg=30, quantile=0.1), "one rule"), (dict(quantile=1.5), "'quantile'"), (dict(threshold_deg=0), "'threshold_deg'"),
+                         (dict(threshold_deg=60, score="loss"), "quantile rule"), (dict(score="x"), "'score'"), (dict(contrast_weight=-1), "'contrast_weight'"),
+                         (dict(folds=1), "'folds'"), (dict(bins="24,x"), "'bins'"), (dict(epochs=0), "'epochs'"), (dict(hiden=3), "'hiden'")):
+        with pytest.raises(UserError, match=setting) as err:
+            validated(KcfConfig, bad, "filter setting")
+        assert "\n" not in str(err.value)
 
 
 def test_control_agreement_high_on_own_pose_low_on_another(small_dataset, tmp_path):
     """The same sample's image rendered at its label pose vs at a pose >= 90 deg away (same
     control, same seed): the edges follow the control only in the first case."""
     from dst3d.kcf.agreement import control_agreement, dataset_agreement
-    from dst3d.kcf.inject import inject_errors
+    from dst3d.store.dataset import read_table
     from dst3d.store.schema import decode_png
-    from dst3d.store.shards import read_table
 
     truth = inject_errors(small_dataset, tmp_path / "bad", 0.5, seed=0, min_deg=90)
     ids = {c["id"] for c in truth["corrupted"]}
@@ -101,7 +114,7 @@ def test_control_agreement_high_on_own_pose_low_on_another(small_dataset, tmp_pa
     good, wrong = np.array(good), np.array(wrong)
     assert len(wrong) == 9
     assert good.min() > wrong.max(), (good, wrong)
-    assert good.min() > 1.2 > wrong.max() and good.mean() - wrong.mean() > 0.5, (good, wrong)
+    assert good.mean() - wrong.mean() > 0.5, (good, wrong)
     assert np.allclose(dataset_agreement(small_dataset), good)
 
 
@@ -109,7 +122,6 @@ def test_control_agreement_high_on_own_pose_low_on_another(small_dataset, tmp_pa
 def corrupted_dataset(tmp_path_factory):
     """3 classes x 80 images at 96 px; 10% of each class re-rendered at azimuth + pi or a
     random pose at least 90 degrees from the label (label unchanged)."""
-    from dst3d.kcf.inject import inject_errors
     from dst3d.pipeline.job import JobConfig
     from dst3d.pipeline.run import run_job
 
@@ -130,7 +142,7 @@ def _imagenet_or_skip():
 
 
 def test_injection_changes_images_not_labels(corrupted_dataset):
-    from dst3d.store.shards import read_table
+    from dst3d.store.dataset import read_table
 
     data, truth = corrupted_dataset
     assert len(truth["corrupted"]) == 24 and all(c["distance_deg"] >= 90 for c in truth["corrupted"])
@@ -145,10 +157,12 @@ def test_injection_changes_images_not_labels(corrupted_dataset):
 def test_kcf_flags_corrupted_samples(corrupted_dataset):
     _imagenet_or_skip()
     from dst3d.kcf.filter import run_filter
-    from dst3d.store.shards import read_table
+    from dst3d.store.dataset import read_table
 
     data, truth = corrupted_dataset
-    report = run_filter(data, KcfConfig(quantile=0.1, size=64, epochs=30), progress=False)
+    from test_kcf_records import documented_rule
+
+    report = run_filter(data, KcfConfig(size=64, epochs=30), progress=False)  # no rule setting: the default rule
     scores = pq.read_table(data / "kcf" / "scores.parquet").to_pandas()
     bad = scores["id"].isin({c["id"] for c in truth["corrupted"]}).to_numpy()
     ratio = scores["ratio"].to_numpy()
@@ -166,7 +180,7 @@ def test_kcf_flags_corrupted_samples(corrupted_dataset):
     assert sorted(scores["fold"].unique()) == [0, 1, 2, 3, 4]
 
     assert report["kept"] == 216 and report["dropped"] == 24 and report["folds"] == 5
-    assert report["rule"] == {"type": "quantile", "quantile": 0.1, "score": "contrast", "contrast_weight": 0.6}
+    assert report["rule"] == documented_rule() == {"type": "quantile", "quantile": 0.1, "score": "contrast", "contrast_weight": 0.6}
     assert set(report["per_class"]) == set(scores["synset"]) and all(c["dropped"] == 8 for c in report["per_class"].values())
     assert report["compute_seconds"]["features"] > 0 and (data / "kcf" / "report.png").stat().st_size > 10_000
     assert json.loads((data / "kcf" / "report.json").read_text())["dropped_ids"] == scores["id"][dropped].tolist()
@@ -177,7 +191,13 @@ def test_kcf_flags_corrupted_samples(corrupted_dataset):
 
 def test_filter_cli(cli, corrupted_dataset):
     _imagenet_or_skip()
+    from test_kcf_records import documented_rule
+
     data, _ = corrupted_dataset
+    result = cli("filter", str(data), "--folds", "3", "--size", "64", "--epochs", "5", "--no-progress")  # no rule flags
+    assert result.returncode == 0, result.stderr
+    report = json.loads((data / "kcf" / "report.json").read_text())
+    assert report["rule"] == documented_rule() and report["dropped"] == 24  # 10% of 3 x 80
     result = cli("filter", str(data), "--folds", "3", "--threshold-deg", "90", "--size", "64", "--epochs", "5", "--no-progress")
     assert result.returncode == 0, result.stderr
     report = json.loads((data / "kcf" / "report.json").read_text())

@@ -195,6 +195,6 @@ def test_train_cli_user_errors(cli, small_dataset, tmp_path):
     result = cli("train-pose", str(tmp_path / "nothing"), "--out", str(tmp_path / "r"), "--no-progress")
     assert result.returncode == 2 and "does not exist" in result.stderr and "Traceback" not in result.stderr
     result = cli("train-pose", str(small_dataset), "--out", str(tmp_path / "r"), "--bins", "1", "--no-progress")
-    assert result.returncode == 2 and "--bins" in result.stderr
+    assert result.returncode == 2 and "'bins'" in result.stderr and len(result.stderr.strip().splitlines()) == 1
     result = cli("eval-pose", str(tmp_path), str(small_dataset), "--no-progress")
     assert result.returncode == 2 and "not a training run" in result.stderr

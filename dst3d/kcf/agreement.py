@@ -15,6 +15,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..cad.library import CadLibrary
+from ..control.visual_prompt import make_controls
+from ..pose.viewpoint import Viewpoint, viewpoint_to_rotation
+from ..posenet.library import library_for
+from ..render.scene import RenderedPose, Rerenderer
+from ..store.dataset import open_dataset
+from ..store.record import Record
+
 
 def _near(mask: np.ndarray, radius: float) -> np.ndarray:
     """Pixels within ``radius`` px (Euclidean) of a True pixel of ``mask``."""
@@ -55,59 +63,57 @@ def control_agreement(image: np.ndarray, control: np.ndarray, bbox, radius: floa
 def dataset_agreement(root: Path, split: str = "train", ids: np.ndarray | None = None) -> np.ndarray:
     """control_agreement of every row of a split (shard order), NaN where the control is not
     Canny edges. With ``ids``, checks that the rows are those samples, in that order."""
-    from ..store.schema import decode_png
-    from ..store.shards import read_table
-
-    table = read_table(Path(root), columns=["id", "image", "control", "control_type", "bbox"], split=split)
-    if ids is not None and table["id"].to_pylist() != list(ids):
+    records = list(open_dataset(root, split).records(["id", "image", "control", "control_type", "bbox"]))
+    if ids is not None and [r.id for r in records] != list(ids):
         raise ValueError("dataset rows do not match the scored samples")
-    out = np.full(table.num_rows, np.nan)
-    columns = (table[c].to_pylist() for c in ("image", "control", "control_type", "bbox"))
-    for i, (image, control, kind, bbox) in enumerate(zip(*columns)):
-        if kind == "canny":
-            out[i] = control_agreement(decode_png(image), decode_png(control), bbox)
+    out = np.full(len(records), np.nan)
+    for i, record in enumerate(records):
+        if record.control_type == "canny":
+            out[i] = control_agreement(record.image_rgb(), record.control_rgb(), record.bbox)
     return out
 
 
-def alternative_agreement(root: Path, split: str, ids: np.ndarray, pred_angles: np.ndarray, cad_library: str | None = None) -> np.ndarray:
+def canny_control(posed: RenderedPose, record: Record) -> np.ndarray:
+    """The Canny control of a re-render, made with the record's own control settings."""
+    settings = record.control_config.model_copy(update={"kinds": ["canny"]})
+    return make_controls(posed.render, settings)["canny"]
+
+
+ALTERNATIVE_COLUMNS = ["id", "image", "control_type", "cad_id", "azimuth", "elevation", "theta", "distance", "R", "t", "K",
+                       "width", "height", "render"]
+
+
+def alternative_agreement(root: Path, split: str, ids: np.ndarray, pred_angles: np.ndarray,
+                          cad_library: CadLibrary | str | None = None) -> np.ndarray:
     """Agreement of each image with the control of the most likely *wrong* pose.
 
-    Two competing hypotheses per sample, each rendered from the record's CAD model exactly
-    as its control was: the held-out estimator's prediction, and the label turned by pi in
-    azimuth (diffusion's classic failure: the object drawn from behind). An image that
-    follows its label agrees with neither better than with its own control; one that
-    ignored it often matches one of them. Max of the two, NaN where the control is not Canny.
+    Two competing hypotheses per sample, each re-rendered from the record's CAD model (its
+    position, K, image size and control settings; defaults where the record has no control
+    settings) exactly as its control was: the held-out estimator's prediction, and the
+    label turned by pi in azimuth (diffusion's classic failure: the object drawn from
+    behind). An image that follows its label agrees with neither better than with its own
+    control; one that ignored it often matches one of them. Max of the two, NaN where the
+    control is not Canny. ``cad_library``: a CadLibrary, or a folder (default: the
+    dataset's own, checked against the records' mesh hashes).
     """
-    import json
-
-    from ..cad.library import CadLibrary
-    from ..control.visual_prompt import ControlConfig
-    from ..pipeline.run import SceneCache, render_view
-    from ..pose.viewpoint import Viewpoint
-    from ..store.schema import decode_png
-    from ..store.shards import read_table
-
-    columns = ["id", "image", "control_type", "cad_id", "azimuth", "elevation", "theta", "distance", "K", "width", "height", "render"]
-    table = read_table(Path(root), columns=columns, split=split)
-    if table["id"].to_pylist() != list(ids):
+    dataset = open_dataset(root, split)
+    records = list(dataset.records(ALTERNATIVE_COLUMNS))
+    if [r.id for r in records] != list(ids):
         raise ValueError("dataset rows do not match the scored samples")
-    out = np.full(table.num_rows, np.nan)
-    scenes = None
-    try:
-        for i, row in enumerate(table.to_pylist()):
-            if row["control_type"] != "canny":
+    if not isinstance(cad_library, CadLibrary):
+        digests = {r.cad_id: (r.render or {}).get("mesh_sha256") for r in records}
+        cad_library = library_for(dataset, digests, cad_library)
+    out = np.full(len(records), np.nan)
+    with Rerenderer(cad_library) as rerender:
+        for i, record in enumerate(records):
+            if record.control_type != "canny":
                 continue
-            if scenes is None:
-                scenes = SceneCache(CadLibrary(cad_library), row["width"], row["height"])
-            control = ControlConfig.model_validate(json.loads(row["render"])["control"])
-            image = decode_png(row["image"])
-            a, e, t = pred_angles[i]
+            image = record.image_rgb()
+            vp = record.viewpoint
+            flipped = Viewpoint(vp.azimuth + np.pi, vp.elevation, vp.theta, vp.distance)
             best = -np.inf
-            for vp in (Viewpoint(a, e, t, row["distance"]), Viewpoint(row["azimuth"] + np.pi, row["elevation"], row["theta"], row["distance"])):
-                view = render_view(scenes, row["cad_id"], vp.rotation(), vp.translation(), np.asarray(row["K"]), control)
-                best = max(best, control_agreement(image, view.controls["canny"], view.annotations["bbox"]))
+            for R in (viewpoint_to_rotation(*pred_angles[i]), flipped.rotation()):
+                posed = rerender.view(record, R=R)
+                best = max(best, control_agreement(image, canny_control(posed, record), posed.annotations["bbox"]))
             out[i] = best
-    finally:
-        if scenes is not None:
-            scenes.close()
     return out

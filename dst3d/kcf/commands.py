@@ -1,4 +1,8 @@
-"""`dst3d filter`: the K-fold consistency filter."""
+"""`dst3d filter`: the K-fold consistency filter.
+
+Options default to None and are filled from :class:`~dst3d.kcf.config.KcfConfig`, whose
+defaults the help texts show; the default rule is described once, in ``DEFAULT_RULE``.
+"""
 
 from __future__ import annotations
 
@@ -7,44 +11,52 @@ from typing import Optional
 
 import typer
 
+from ..config import default_help, given, validated
+from .config import DEFAULT_RULE, SCORES, KcfConfig
+
+FILTER_HELP = f"""Score every sample by K-fold cross-validated pose estimation; keep or drop by a rule.
+
+The default rule: {DEFAULT_RULE}. Writes DATA/kcf/scores.parquet, kcf/report.json,
+kcf/report.png and the kept rows as DATA/data/filtered-*.parquet (the train shards stay as
+they are).
+"""
+
+
+def _help(field: str, text: str) -> str:
+    return default_help(KcfConfig, field, text)
+
 
 def register(app: typer.Typer) -> None:
-    @app.command("filter")
+    @app.command("filter", help=FILTER_HELP)
     def filter_cmd(
         data: Path = typer.Argument(..., help="a dataset folder made by `dst3d generate`"),
-        folds: int = typer.Option(5, help="K: train on K-1 folds of every class, score the held-out one"),
-        by_cad: bool = typer.Option(False, "--by-cad", help="folds by CAD instance (held-out images are of unseen instances)"),
-        threshold_deg: Optional[float] = typer.Option(None, help="drop samples whose held-out rotation error exceeds this [default rule: 60]"),
-        quantile: Optional[float] = typer.Option(None, help="instead: drop this fraction of every class, highest --score first"),
-        score: Optional[str] = typer.Option(None, help="what --quantile ranks: contrast (default: own vs competing poses' control agreement), combined, ratio, agreement, error or loss"),
-        contrast_weight: Optional[float] = typer.Option(None, help="contrast = weight x (agreement with the likeliest wrong pose's control) - (agreement with the label's own) [default: 0.6]"),
-        backbone: str = typer.Option("mobilenet_v2", help="frozen feature extractor: mobilenet_v2, resnet18, resnet50"),
-        weights: str = typer.Option("imagenet", help="imagenet, none, or a .safetensors/.pth file"),
-        feature_layer: Optional[int] = typer.Option(14, help="use the backbone's first N blocks (0 = all); 14 = MobileNetV2 mid-level"),
-        size: int = typer.Option(128, help="crop size in pixels"),
-        bins: str = typer.Option("24,12,24", help="bins for azimuth,elevation,theta"),
-        epochs: int = typer.Option(30, help="head training epochs per fold"),
-        augment: int = typer.Option(0, help="extra jittered copies of every image for head training"),
-        seed: int = typer.Option(0, help="random seed (folds, heads)"),
-        cad_library: Optional[Path] = typer.Option(None, help="CAD library (symmetry tags, label renders) [default: the shipped one]"),
+        folds: Optional[int] = typer.Option(None, help=_help("folds", "K: train on K-1 folds of every class, score the held-out one")),
+        by_cad: Optional[bool] = typer.Option(None, "--by-cad/--by-sample", help=_help("by_cad", "folds by CAD instance (held-out images are of unseen instances), or by sample")),
+        quantile: Optional[float] = typer.Option(None, help=_help("quantile", "drop this fraction of every class, highest --score first")),
+        score: Optional[str] = typer.Option(None, help=_help("score", f"what --quantile ranks: {', '.join(SCORES)}; contrast = own vs competing poses' control agreement")),
+        contrast_weight: Optional[float] = typer.Option(None, help=_help("contrast_weight", "contrast = weight x (agreement with the likeliest wrong pose's control) - (agreement with the label's own)")),
+        threshold_deg: Optional[float] = typer.Option(None, help=_help("threshold_deg", "instead of --quantile: drop samples whose held-out rotation error exceeds this many degrees")),
+        backbone: Optional[str] = typer.Option(None, help=_help("backbone", "frozen feature extractor: mobilenet_v2, resnet18, resnet50")),
+        weights: Optional[str] = typer.Option(None, help=_help("weights", "imagenet, none, or a .safetensors/.pth file")),
+        feature_layer: Optional[int] = typer.Option(None, help=_help("feature_layer", "use the backbone's first N blocks; None: 14 for mobilenet_v2 (mid-level features), all for the others; 0: all")),
+        size: Optional[int] = typer.Option(None, help=_help("size", "crop size in pixels")),
+        bins: Optional[str] = typer.Option(None, help=_help("bins", "bins for azimuth,elevation,theta")),
+        epochs: Optional[int] = typer.Option(None, help=_help("epochs", "head training epochs per fold")),
+        augment: Optional[int] = typer.Option(None, help=_help("augment", "extra jittered copies of every image for head training")),
+        seed: Optional[int] = typer.Option(None, help=_help("seed", "random seed (folds, heads)")),
+        cad_library: Optional[Path] = typer.Option(None, help="CAD library the data was made with, for symmetry tags and label renders (default: the one in the dataset's dst3d_job.json)"),
         progress: bool = typer.Option(True, help="show progress bars"),
     ) -> None:
-        """Score every sample by K-fold cross-validated pose estimation; keep or drop by a rule.
-
-        Writes DATA/kcf/scores.parquet, kcf/report.json, kcf/report.png and the kept rows as
-        DATA/data/filtered-*.parquet (the train shards stay as they are).
-        """
         from rich.console import Console
         from rich.table import Table
 
-        from .filter import KcfConfig, run_filter
+        from .filter import run_filter
 
-        cfg = KcfConfig(
-            folds=folds, by_cad=by_cad, threshold_deg=threshold_deg, quantile=quantile, score=score, backbone=backbone,
-            weights=weights, feature_layer=feature_layer or None, size=size, bins=bins, epochs=epochs, augment=augment, seed=seed,
-        )
-        if contrast_weight is not None:
-            cfg.contrast_weight = contrast_weight
+        cfg = validated(KcfConfig, given(
+            folds=folds, by_cad=by_cad, threshold_deg=threshold_deg, quantile=quantile, score=score, contrast_weight=contrast_weight,
+            backbone=backbone, weights=weights, feature_layer=feature_layer, size=size, bins=bins, epochs=epochs, augment=augment,
+            seed=seed,
+        ), "filter setting")
         report = run_filter(data, cfg, progress=progress, cad_library=str(cad_library) if cad_library else None)
         table = Table(title=f"KCF on {data}: kept {report['kept']}, dropped {report['dropped']} ({report['compute_seconds']['wall_total']:.0f} s)")
         for column in ("synset", "class", "kept", "dropped", "cut", "median err (deg)"):

@@ -16,23 +16,22 @@ held-out fold. Ours keeps the protocol and changes the cost:
    edges follow the Canny control it was generated from, no model involved;
 5. and its agreement with the control of the likeliest *wrong* pose (the estimator's
    prediction, or the label turned by pi in azimuth), rendered like its own control;
-6. a rule keeps or drops each sample: ``threshold_deg`` (drop error > T) or ``quantile``
-   (drop the highest-scoring q of each class; by default the ``contrast`` score,
-   ``0.6 * alternative - agreement``: the image follows a competing pose's control better,
-   or its own worse; ``combined`` is a per-class rank average of the likelihood ratio and
-   the control disagreement).
+6. a rule (``rules.py``) keeps or drops each sample. The default (``config.DEFAULT_RULE``)
+   drops the top 10% of each class by the ``contrast`` score, ``0.6 * alternative -
+   agreement``: the image follows a competing pose's control better, or its own worse.
+   ``quantile`` with another score ranks that instead (``combined`` is a per-class rank
+   average of the likelihood ratio and the control disagreement); ``threshold_deg`` drops
+   by the held-out rotation error.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from ..errors import UserError
 from ..posenet.bins import PoseBins
 from ..posenet.data import Records, centre_crops, context_crops, load_records, mirror_labels
 from ..posenet.metrics import rotation_errors
@@ -40,136 +39,22 @@ from ..posenet.model import ModelConfig, PoseHead, PoseNet, build_backbone, deco
 from ..posenet.train import class_index, extract_features, fit_head, mirror_flags, predict_head
 from ..progress import Progress
 from .agreement import alternative_agreement, dataset_agreement
+from .config import CONTRAST_WEIGHT, DEFAULT_RULE, KcfConfig
 from .folds import assign_folds
+from .outputs import write_outputs
+from .rules import KcfScores, combined_score, decide, rule_values
+
+__all__ = ["KcfConfig", "KcfScores", "DEFAULT_RULE", "CONTRAST_WEIGHT", "combined_score", "decide", "rule_values",
+           "score_dataset", "run_filter", "log_ratio", "training_views"]
 
 
-# Default weight of the competing pose's agreement in the contrast score: the middle of the
-# 0.5-0.75 plateau, best or tied on all three injection runs (experiments/RESULTS.md).
-ALTERNATIVE_WEIGHT = 0.6
-
-
-@dataclass
-class KcfConfig:
-    folds: int = 5
-    by_cad: bool = False
-    threshold_deg: float | None = None
-    quantile: float | None = None
-    score: str | None = None  # what the rule ranks (SCORES); default error (threshold) / contrast (quantile)
-    contrast_weight: float = ALTERNATIVE_WEIGHT  # contrast = weight * alternative - agreement
-    backbone: str = "mobilenet_v2"
-    weights: str = "imagenet"
-    size: int = 128
-    margin: float = 0.15
-    bins: str = "24,12,24"
-    epochs: int = 30
-    batch_size: int = 64
-    lr: float = 2e-3
-    weight_decay: float = 1e-2
-    label_smoothing: float = 0.1
-    flip: bool = True
-    augment: int = 0  # extra jittered copies of every image's features for training
-    hidden: int = 256
-    reduce: int = 64
-    grid: int = 4
-    dropout: float = 0.3
-    feature_layer: int | None = 14  # MobileNetV2 blocks 0-13: 96 channels at 1/16 resolution
-    seed: int = 0
-
-    DEFAULT_THRESHOLD = 60.0
-    SCORES = ("error", "loss", "ratio", "agreement", "combined", "contrast")
-
-    def validate(self) -> "KcfConfig":
-        if self.threshold_deg is not None and self.quantile is not None:
-            raise UserError("choose one rule: --threshold-deg or --quantile, not both")
-        if self.threshold_deg is not None and not 0 < self.threshold_deg <= 180:
-            raise UserError(f"--threshold-deg must be in (0, 180], got {self.threshold_deg}")
-        if self.quantile is not None and not 0 < self.quantile < 1:
-            raise UserError(f"--quantile is the fraction of each class to drop, in (0, 1); got {self.quantile}")
-        if self.score is not None and self.score not in self.SCORES:
-            raise UserError(f"--score must be one of {', '.join(self.SCORES)}, got '{self.score}'")
-        if self.score not in (None, "error") and self.quantile is None:
-            raise UserError(f"--score {self.score} needs --quantile (only the error is in degrees, for --threshold-deg)")
-        if not 0 <= self.contrast_weight <= 10:
-            raise UserError(f"--contrast-weight must be in [0, 10] (0: own control agreement only), got {self.contrast_weight}")
-        if self.epochs < 1:
-            raise UserError(f"--epochs must be at least 1, got {self.epochs}")
-        PoseBins.parse(self.bins)
-        return self
-
-    def rule(self) -> dict:
-        if self.quantile is not None:
-            score = self.score or "contrast"
-            weight = {"contrast_weight": self.contrast_weight} if score == "contrast" else {}
-            return {"type": "quantile", "quantile": self.quantile, "score": score, **weight}
-        return {"type": "threshold", "threshold_deg": self.threshold_deg if self.threshold_deg is not None else self.DEFAULT_THRESHOLD, "score": "error"}
-
-    def as_dict(self) -> dict:
-        return {k: v for k, v in asdict(self).items()}
-
-
-@dataclass
-class KcfScores:
-    records: Records
-    folds: np.ndarray
-    loss: np.ndarray
-    error_deg: np.ndarray
-    ratio: np.ndarray
-    pred_angles: np.ndarray
-    seconds: dict
-    agreement: np.ndarray | None = None  # control agreement (higher = image follows its control); NaN: no Canny control
-    alternative: np.ndarray | None = None  # agreement with the control of the likeliest wrong pose (alternative_agreement)
-
-    def __post_init__(self) -> None:
-        if self.agreement is None:
-            self.agreement = np.full(len(self.ratio), np.nan)
-        if self.alternative is None:
-            self.alternative = np.full(len(self.ratio), np.nan)
-
-    def values(self, score: str, contrast_weight: float | None = None) -> np.ndarray:
-        """The per-sample score a rule ranks; higher = more likely a label error."""
-        if score == "agreement":
-            return -self.agreement
-        if score == "combined":
-            return combined_score(self.ratio, self.agreement, self.records.synsets)
-        if score == "contrast":
-            weight = ALTERNATIVE_WEIGHT if contrast_weight is None else contrast_weight
-            contrast = weight * self.alternative - self.agreement
-            if np.isfinite(contrast).all():
-                return contrast
-            return combined_score(self.ratio, self.agreement, self.records.synsets)  # no Canny controls
-        return {"error": self.error_deg, "loss": self.loss, "ratio": self.ratio}[score]
-
-
-def combined_score(ratio: np.ndarray, agreement: np.ndarray, synsets: np.ndarray) -> np.ndarray:
-    """Per-class rank average of the likelihood ratio and the control disagreement, in (0, 1].
-
-    The two signals are complementary (the pose estimator confuses front and back; the edge
-    check does not care about appearance), and their scales differ, hence ranks. Where the
-    agreement is NaN (no Canny control) the ratio's rank alone is used."""
-    from scipy.stats import rankdata
-
-    out = np.zeros(len(ratio))
-    for c in set(np.asarray(synsets).tolist()):
-        idx = np.flatnonzero(synsets == c)
-        out[idx] = rankdata(ratio[idx]) / len(idx)
-        valid = idx[np.isfinite(agreement[idx])]
-        if len(valid):
-            out[valid] = (out[valid] + rankdata(-agreement[valid]) / len(valid)) / 2
-    return out
-
-
-def score_dataset(records: Records, cfg: KcfConfig, progress: bool = True, cad_library: str | None = None) -> KcfScores:
-    """Held-out loss and rotation error of every sample, by K-fold cross-validation."""
-    cfg.validate()
+def score_dataset(records: Records, cfg: KcfConfig, progress: bool = True) -> KcfScores:
+    """Held-out loss and rotation error of every sample, by K-fold cross-validation; the
+    label renders come from the records' own (checked) CAD library."""
     torch.manual_seed(cfg.seed)
     seconds: dict[str, float] = {}
     classes = sorted(set(records.synsets.tolist()))
-    model_cfg = ModelConfig(
-        backbone=cfg.backbone, bins=PoseBins.parse(cfg.bins).counts(), classes=classes,
-        class_names={c: records.class_names[c] for c in classes}, class_heads=True, reduce=cfg.reduce,
-        grid=cfg.grid, hidden=cfg.hidden, dropout=cfg.dropout, size=cfg.size, margin=cfg.margin,
-        feature_layer=cfg.feature_layer,
-    )
+    model_cfg = ModelConfig(**cfg.model_settings(cfg.bins, classes, records.class_names, class_heads=True))
     bins = model_cfg.pose_bins()
     folds = assign_folds(records.synsets, cfg.folds, cfg.seed, records.cad_ids if cfg.by_cad else None)
     cls = class_index(records, classes)
@@ -179,7 +64,7 @@ def score_dataset(records: Records, cfg: KcfConfig, progress: bool = True, cad_l
     seconds["agreement"] = time.perf_counter() - t0
     with Progress(progress) as bars:
         t0 = time.perf_counter()
-        backbone, _ = build_backbone(cfg.backbone, cfg.weights, cfg.feature_layer)
+        backbone, _ = build_backbone(cfg.backbone, cfg.weights, model_cfg.feature_layer)
         net = PoseNet(model_cfg, backbone)
         seconds["load_backbone"] = time.perf_counter() - t0
         t0 = time.perf_counter()
@@ -223,7 +108,7 @@ def score_dataset(records: Records, cfg: KcfConfig, progress: bool = True, cad_l
             error[held] = np.rad2deg(rotation_errors(decoded["R"], records.R[held], [records.symmetries[i] for i in held]))
         seconds["folds"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    alternative = alternative_agreement(records.root, records.split, records.ids, pred, cad_library)
+    alternative = alternative_agreement(records.root, records.split, records.ids, pred, records.library)
     seconds["alternative_renders"] = time.perf_counter() - t0
     seconds["total"] = sum(seconds.values())
     return KcfScores(records, folds, loss, error, ratio, pred, seconds, agreement, alternative)
@@ -290,39 +175,12 @@ def _colour_jitter_np(images: np.ndarray, rng: np.random.Generator) -> np.ndarra
     return np.clip(x, 0, 255).astype(np.uint8)
 
 
-def decide(scores: KcfScores, cfg: KcfConfig) -> tuple[np.ndarray, dict]:
-    """Keep mask and the per-class thresholds actually applied."""
-    rule = cfg.rule()
-    value = rule_values(scores, rule)
-    keep = np.ones(len(value), bool)
-    cuts = {}
-    for c in sorted(set(scores.records.synsets.tolist())):
-        idx = np.flatnonzero(scores.records.synsets == c)
-        if rule["type"] == "threshold":
-            cut = rule["threshold_deg"]
-            keep[idx] = value[idx] <= cut
-        else:
-            n_drop = int(np.floor(len(idx) * rule["quantile"] + 1e-9))
-            order = idx[np.argsort(-value[idx], kind="stable")]
-            keep[order[:n_drop]] = False
-            cut = float(value[order[n_drop - 1]]) if n_drop else float("inf")
-        cuts[c] = float(cut)
-    return keep, cuts
-
-
-def rule_values(scores: KcfScores, rule: dict) -> np.ndarray:
-    """What ``rule`` (KcfConfig.rule()) ranks, with its settings."""
-    return scores.values(rule["score"], rule.get("contrast_weight"))
-
-
 def run_filter(data: Path, cfg: KcfConfig, progress: bool = True, cad_library: str | None = None, render_examples: bool = True) -> dict:
     """Score DATA, decide, and write kcf/scores.parquet, kcf/report.json, kcf/report.png and
-    data/filtered-*.parquet. Returns the report."""
-    from .outputs import write_outputs
-
-    cfg.validate()
+    data/filtered-*.parquet. Returns the report. The CAD library is the dataset's own (its
+    job file's) unless ``cad_library`` is given; one lacking the dataset's models is refused."""
     started = time.perf_counter()
     records = load_records(data, "train", cad_library)
-    scores = score_dataset(records, cfg, progress, cad_library)
+    scores = score_dataset(records, cfg, progress)
     keep, cuts = decide(scores, cfg)
-    return write_outputs(Path(data), scores, keep, cuts, cfg, time.perf_counter() - started, cad_library, render_examples)
+    return write_outputs(Path(data), scores, keep, cuts, cfg, time.perf_counter() - started, records.library, render_examples)

@@ -8,36 +8,32 @@
 * ``kcf/report.png``: the score histogram with the cut, and dropped samples next to the
   render of their label (and of the pose the held-out model saw).
 
-Every file is written to a temporary name and renamed; the train shards are never touched.
+Every file is written to a temporary name and renamed (``dst3d.files``); the train shards
+are never touched.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .. import __version__
-from ..store.shards import DATA_DIR, shard_files
+from ..cad.library import CadLibrary
+from ..files import atomic_path, write_json_atomic
+from ..store.dataset import open_dataset
+from ..store.shards import DATA_DIR, record_path, write_table_shard
+from .rules import rule_values
 
 KCF_DIR = "kcf"
 FILTERED_SPLIT = "filtered"
 
 
-def _atomic_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
 def write_outputs(root: Path, scores, keep: np.ndarray, cuts: dict, cfg, seconds_total: float,
-                  cad_library: str | None = None, render_examples: bool = True) -> dict:
+                  library: CadLibrary | None = None, render_examples: bool = True) -> dict:
     root = Path(root)
     out = root / KCF_DIR
     out.mkdir(exist_ok=True)
@@ -57,9 +53,8 @@ def write_outputs(root: Path, scores, keep: np.ndarray, cuts: dict, cfg, seconds
         "pred_elevation": scores.pred_angles[:, 1],
         "pred_theta": scores.pred_angles[:, 2],
     })
-    tmp = out / f".scores.parquet.{os.getpid()}.tmp"
-    pq.write_table(table, tmp)
-    os.replace(tmp, out / "scores.parquet")
+    with atomic_path(out / "scores.parquet") as tmp:
+        pq.write_table(table, tmp)
     filtered = write_filtered_shards(root, dict(zip(rec.ids.tolist(), keep.tolist())))
     per_class = {}
     for c in sorted(set(rec.synsets.tolist())):
@@ -88,9 +83,9 @@ def write_outputs(root: Path, scores, keep: np.ndarray, cuts: dict, cfg, seconds
         "filtered_split": {"split": FILTERED_SPLIT, "files": filtered},
         "dropped_ids": rec.ids[~keep].tolist(),
     }
-    _atomic_bytes(out / "report.json", (json.dumps(report, indent=1) + "\n").encode())
+    write_json_atomic(out / "report.json", report)
     try:
-        report_png(root, scores, keep, cuts, rule, cad_library, render_examples)
+        report_png(root, scores, keep, cuts, rule, library, render_examples)
     except Exception as exc:  # noqa: BLE001 - a plot must not lose the scores
         warnings.warn(f"kcf/report.png not written: {type(exc).__name__}: {exc}", stacklevel=2)
     refresh_card(root)
@@ -113,69 +108,61 @@ def refresh_card(root: Path) -> None:
         import yaml
 
         from ..store.card import write_card
+        from ..viz.inspect import card_pictures
 
         text = readme.read_text()
         meta = yaml.safe_load(text.split("---")[1]) if text.startswith("---") else {}
-        write_card(root, (meta or {}).get("license", "cc-by-4.0"))
+        write_card(root, (meta or {}).get("license", "cc-by-4.0"), pictures=card_pictures(root))
     except Exception as exc:  # noqa: BLE001 - the scores and shards are written; the card is a courtesy
         warnings.warn(f"README.md not refreshed: {type(exc).__name__}: {exc}", stacklevel=2)
 
 
 def write_filtered_shards(root: Path, keep_by_id: dict[str, bool]) -> list[str]:
-    """data/filtered-*.parquet: the kept rows of each train shard; stale ones removed."""
-    files = shard_files(root)
+    """data/filtered-*.parquet (each with its integrity record): the kept rows of each train
+    shard; stale ones removed."""
+    files = open_dataset(root).files
     n = len(files)
     written = []
     for number, path in enumerate(files):
         table = pq.read_table(path)
         mask = pa.array([keep_by_id.get(i, True) for i in table["id"].to_pylist()], pa.bool_())
         name = f"{FILTERED_SPLIT}-{number:05d}-of-{n:05d}.parquet"
-        target = root / DATA_DIR / name
-        tmp = target.with_name(f".{name}.{os.getpid()}.tmp")
-        pq.write_table(table.filter(mask), tmp, row_group_size=64)
-        os.replace(tmp, target)
+        write_table_shard(root / DATA_DIR / name, table.filter(mask))
         written.append(f"{DATA_DIR}/{name}")
     for stale in (root / DATA_DIR).glob(f"{FILTERED_SPLIT}-*.parquet"):
         if f"{DATA_DIR}/{stale.name}" not in written:
             stale.unlink()
+            record_path(stale).unlink(missing_ok=True)
     return written
 
 
-def _label_renders(root: Path, rows: list[dict], cad_library: str | None) -> list[tuple[np.ndarray, np.ndarray] | None]:
-    """Clay renders of each row's label pose and predicted pose; None where impossible."""
-    try:
-        from ..cad.library import CadLibrary
-        from ..control.visual_prompt import ControlConfig
-        from ..pipeline.run import SceneCache, render_view
-        from ..posenet.model import rotations_from_angles
+EXAMPLE_COLUMNS = ["id", "image", "control", "cad_id", "R", "t", "K", "bbox", "width", "height", "render"]
 
-        library = CadLibrary(cad_library)
-    except Exception:  # noqa: BLE001 - no library or no GL: fall back to the stored control
-        return [None] * len(rows)
-    out = []
-    caches: dict[tuple[int, int], SceneCache] = {}
+
+def _label_renders(records: list, library: CadLibrary | None) -> list[tuple[np.ndarray, np.ndarray] | None]:
+    """Clay renders of each record's label pose and predicted pose; None where impossible."""
+    if library is None:
+        return [None] * len(records)
     try:
-        for row in rows:
+        from ..posenet.model import rotations_from_angles
+        from ..render.scene import Rerenderer
+
+        rerender = Rerenderer(library)
+    except Exception:  # noqa: BLE001 - no GL: fall back to the stored control
+        return [None] * len(records)
+    out = []
+    with rerender:
+        for record in records:
             try:
-                size = (int(row["width"]), int(row["height"]))
-                scenes = caches.setdefault(size, SceneCache(library, *size, capacity=len(rows) + 1))
-                control = ControlConfig.model_validate(json.loads(row["render"]).get("control", {}))
-                label = render_view(scenes, row["cad_id"], np.array(row["R"]), np.array(row["t"]), np.array(row["K"]), control)
-                R_pred = rotations_from_angles(np.array([row["pred"]]))[0]
-                pred = render_view(scenes, row["cad_id"], R_pred, np.array(row["t"]), np.array(row["K"]), control)
+                label = rerender.view(record)
+                pred = rerender.view(record, R=rotations_from_angles(np.array([record.extra["pred"]]))[0])
                 out.append((label.render.clay(), pred.render.clay()))
-            except Exception:  # noqa: BLE001
+            except Exception:  # noqa: BLE001 - a plot must not lose the scores
                 out.append(None)
-    finally:
-        for scenes in caches.values():
-            try:
-                scenes.close()
-            except Exception:  # noqa: BLE001 - pyrender's EGL teardown may fail for later contexts
-                pass
     return out
 
 
-def report_png(root: Path, scores, keep: np.ndarray, cuts: dict, rule: dict, cad_library: str | None = None,
+def report_png(root: Path, scores, keep: np.ndarray, cuts: dict, rule: dict, library: CadLibrary | None = None,
                render_examples: bool = True, n_examples: int = 8) -> Path:
     import cv2
     import matplotlib
@@ -183,9 +170,7 @@ def report_png(root: Path, scores, keep: np.ndarray, cuts: dict, rule: dict, cad
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ..posenet.data import crop, decode_rgb
-    from ..store.shards import read_table
-    from .filter import rule_values
+    from ..posenet.data import crop
 
     rec = scores.records
     value = rule_values(scores, rule)
@@ -194,13 +179,12 @@ def report_png(root: Path, scores, keep: np.ndarray, cuts: dict, rule: dict, cad
     rows = []
     if len(order):
         wanted = set(rec.ids[order].tolist())
-        table = read_table(root, columns=["id", "image", "control", "cad_id", "R", "t", "K", "bbox", "width", "height", "render"])
-        by_id = {r["id"]: r for r in table.filter(pc.is_in(table["id"], pa.array(sorted(wanted)))).to_pylist()}
+        by_id = {r.id: r for r in open_dataset(root).records(EXAMPLE_COLUMNS) if r.id in wanted}
         for i in order:
-            row = by_id[rec.ids[i]]
-            row["pred"] = scores.pred_angles[i]
-            rows.append(row)
-    renders = _label_renders(root, rows, cad_library) if render_examples and rows else [None] * len(rows)
+            record = by_id[rec.ids[i]]
+            record.extra["pred"] = scores.pred_angles[i]
+            rows.append(record)
+    renders = _label_renders(rows, library) if render_examples and rows else [None] * len(rows)
 
     n_rows = max(1, int(np.ceil(len(rows) / 2)))
     fig = plt.figure(figsize=(15, 3.2 + 2.1 * n_rows))
@@ -225,16 +209,16 @@ def report_png(root: Path, scores, keep: np.ndarray, cuts: dict, rule: dict, cad
         tiles = []
         for row, rendered in zip(rows, renders):
             size = 128
-            image = crop(decode_rgb(row["image"]["bytes"]), row["bbox"], size)
+            image = crop(row.image_rgb(), row.bbox, size)
             if rendered is None:
-                label = crop(decode_rgb(row["control"]["bytes"]), row["bbox"], size)
+                label = crop(row.control_rgb(), row.bbox, size)
                 pred = np.full_like(label, 255)
             else:
-                label = crop(cv2.cvtColor(rendered[0], cv2.COLOR_GRAY2RGB), row["bbox"], size)
-                pred = crop(cv2.cvtColor(rendered[1], cv2.COLOR_GRAY2RGB), row["bbox"], size)
+                label = crop(cv2.cvtColor(rendered[0], cv2.COLOR_GRAY2RGB), row.bbox, size)
+                pred = crop(cv2.cvtColor(rendered[1], cv2.COLOR_GRAY2RGB), row.bbox, size)
             tile = np.hstack([image, label, pred])
-            i = int(np.flatnonzero(rec.ids == row["id"])[0])
-            text = f"{row['id']} err {scores.error_deg[i]:.0f}"
+            i = int(np.flatnonzero(rec.ids == row.id)[0])
+            text = f"{row.id} err {scores.error_deg[i]:.0f}"
             cv2.rectangle(tile, (0, 0), (tile.shape[1], 14), (0, 0, 0), -1)
             cv2.putText(tile, text, (3, 11), cv2.FONT_HERSHEY_SIMPLEX, 0.38, (255, 255, 255), 1, cv2.LINE_AA)
             tiles.append(tile)
@@ -247,8 +231,7 @@ def report_png(root: Path, scores, keep: np.ndarray, cuts: dict, rule: dict, cad
         ax2.set_title("dropped (highest scores): image | render of its label | render of the held-out prediction")
     fig.tight_layout()
     path = root / KCF_DIR / "report.png"
-    tmp = path.with_name(f".report.{os.getpid()}.tmp.png")
-    fig.savefig(tmp, dpi=90)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=90)
     plt.close(fig)
-    os.replace(tmp, path)
     return path

@@ -9,18 +9,20 @@ without decoding the PNG again.
 from __future__ import annotations
 
 import os
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from ..cad.library import CadLibrary
 from ..errors import UserError
-from ..store.shards import read_table
+from ..store.dataset import open_dataset
+from .library import library_for
 from .metrics import SymmetrySpec
 
-LABEL_COLUMNS = ["id", "synset", "class_name", "cad_id", "azimuth", "elevation", "theta", "R", "bbox", "width", "height"]
+LABEL_COLUMNS = ["id", "synset", "class_name", "cad_id", "azimuth", "elevation", "theta", "R", "bbox", "width", "height",
+                 "visible_fraction", "render"]
 CONTEXT = 1.25  # context crops cover CONTEXT x the training crop, for box jitter
 
 
@@ -39,64 +41,58 @@ class Records:
     bbox: np.ndarray  # (N, 4)
     images: list = field(repr=False, default_factory=list)  # encoded PNG bytes
     symmetries: list[SymmetrySpec] = field(default_factory=list)
+    visible: np.ndarray | None = None  # (N,) visible fraction of the object
+    library: CadLibrary | None = field(default=None, repr=False)  # the CAD library the data was made with (checked)
 
     def __len__(self) -> int:
         return len(self.ids)
 
     def subset(self, index) -> "Records":
-        index = np.asarray(index)
+        index = np.asarray(index, np.int64)
         return Records(
             self.root, self.split, self.ids[index], self.synsets[index], self.class_names, self.cad_ids[index],
-            self.angles[index], self.R[index], self.bbox[index], [self.images[i] for i in index],
-            [self.symmetries[i] for i in index],
+            self.angles[index], self.R[index], self.bbox[index], [self.images[i] for i in index] if self.images else [],
+            [self.symmetries[i] for i in index], None if self.visible is None else self.visible[index], self.library,
         )
 
 
 def load_records(root: Path, split: str = "train", cad_library: str | os.PathLike | None = None, images: bool = True) -> Records:
-    """Read a split's labels (and encoded images); attach each CAD model's symmetry tag."""
+    """Read a split's labels (and encoded images) and the CAD library the data was made with
+    (``cad_library``, else the one its job file names; refused when it lacks the dataset's
+    CAD models or their meshes differ), and attach each CAD model's symmetry tag."""
     root = Path(root)
-    if not root.is_dir():
-        raise UserError(f"dataset folder {root} does not exist")
+    dataset = open_dataset(root, split)
     columns = LABEL_COLUMNS + (["image"] if images else [])
-    table = read_table(root, columns=columns, split=split)
-    if table.num_rows == 0:
+    rows = list(dataset.records(columns))
+    if not rows:
         raise UserError(f"{root} split '{split}' has no rows")
-    synsets = np.array(table["synset"].to_pylist())
-    names = dict(zip(synsets.tolist(), table["class_name"].to_pylist()))
-    cad_ids = np.array(table["cad_id"].to_pylist())
-    records = Records(
+    digests: dict[str, str | None] = {}
+    for r in rows:
+        digests.setdefault(r.cad_id, (r.render or {}).get("mesh_sha256"))
+    library = library_for(dataset, digests, cad_library)
+    synsets = np.array([r.synset for r in rows])
+    cad_ids = np.array([r.cad_id for r in rows])
+    return Records(
         root=root,
         split=split,
-        ids=np.array(table["id"].to_pylist()),
+        ids=np.array([r.id for r in rows]),
         synsets=synsets,
-        class_names=names,
+        class_names={r.synset: r.class_name for r in rows},
         cad_ids=cad_ids,
-        angles=np.stack([np.asarray(table[c].to_numpy(), np.float64) for c in ("azimuth", "elevation", "theta")], 1),
-        R=np.asarray(table["R"].to_pylist(), np.float64).reshape(-1, 3, 3),
-        bbox=np.asarray(table["bbox"].to_pylist(), np.float64).reshape(-1, 4),
-        images=[cell["bytes"] for cell in table["image"].to_pylist()] if images else [],
+        angles=np.array([[r.azimuth, r.elevation, r.theta] for r in rows], np.float64),
+        R=np.stack([r.R for r in rows]),
+        bbox=np.asarray([r.bbox for r in rows], np.float64).reshape(-1, 4),
+        images=[r.image["bytes"] for r in rows] if images else [],
+        symmetries=symmetry_tags(cad_ids, library),
+        visible=np.array([np.nan if r.visible_fraction is None else r.visible_fraction for r in rows], np.float64),
+        library=library,
     )
-    records.symmetries = symmetry_tags(cad_ids, cad_library)
-    return records
 
 
-def symmetry_tags(cad_ids, cad_library=None) -> list[SymmetrySpec]:
-    """Each sample's symmetry from the CAD manifest; 'none' (with a warning) when unknown."""
-    from ..cad.library import CadLibrary
-
-    try:
-        library = CadLibrary(cad_library)
-    except UserError as exc:
-        warnings.warn(f"no CAD manifest ({exc}); scoring every object as asymmetric", stacklevel=2)
-        return [SymmetrySpec()] * len(cad_ids)
-    known: dict[str, SymmetrySpec] = {}
-    for cls in library.manifest.classes.values():
-        for model in cls.models:
-            known[model.id] = SymmetrySpec.of(model.symmetry)
-    missing = sorted(set(cad_ids) - set(known))
-    if missing:
-        warnings.warn(f"CAD models {', '.join(missing[:5])} are not in {library.root}; scored as asymmetric", stacklevel=2)
-    return [known.get(c, SymmetrySpec()) for c in cad_ids]
+def symmetry_tags(cad_ids, library: CadLibrary) -> list[SymmetrySpec]:
+    """Each sample's symmetry from the CAD manifest (every CAD id must be in it)."""
+    known = {model.id: SymmetrySpec.of(model.symmetry) for cls in library.manifest.classes.values() for model in cls.models}
+    return [known[c] for c in cad_ids]
 
 
 def _crop_matrix(box, out_size: int, margin: float, scale: float = 1.0, shift=(0.0, 0.0)) -> np.ndarray:

@@ -8,18 +8,52 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
-from .data import centre_crops, context_crops, load_records
 from ..progress import Progress
-from .train import _write_json, class_index, load_model, predict_images, score
+from .data import Records, centre_crops, context_crops, load_records
+from .train import class_index, load_model, predict_images, score, write_json
+
+
+def select(records: Records, classes: list[str] | None = None, min_visibility: float | None = None) -> Records:
+    """The samples of ``classes`` (synsets or class names as the dataset spells them, any of
+    the comma-separated names, case-insensitive) whose visible fraction is at least
+    ``min_visibility``; a one-line error when a class is not in the data or nothing is left."""
+    keep = np.ones(len(records), bool)
+    if classes:
+        lookup = {}
+        for synset, name in records.class_names.items():
+            lookup[synset.lower()] = synset
+            for part in str(name).split(","):
+                if part.strip():
+                    lookup.setdefault(part.strip().lower(), synset)
+        wanted = set()
+        for item in classes:
+            key = item.strip().lower()
+            if not key:
+                continue
+            if key not in lookup:
+                known = ", ".join(f"{s} ({records.class_names[s].split(',')[0]})" for s in sorted(records.class_names))
+                raise UserError(f"class '{item.strip()}' is not in the dataset (it has {known})")
+            wanted.add(lookup[key])
+        keep &= np.isin(records.synsets, sorted(wanted))
+    if min_visibility is not None:
+        if not 0.0 <= min_visibility <= 1.0:
+            raise UserError(f"--min-visibility is a visible fraction in [0, 1], got {min_visibility}")
+        keep &= np.nan_to_num(records.visible, nan=1.0) >= min_visibility
+    if not keep.any():
+        raise UserError("no sample of the dataset is left after --classes/--min-visibility")
+    return records if keep.all() else records.subset(np.flatnonzero(keep))
 
 
 def evaluate_run(run: Path, data: Path, split: str = "train", out: Path | None = None, cad_library: str | None = None,
-                 progress: bool = True, batch_size: int = 64) -> dict:
-    """Metrics of RUN's model on DATA's split; written to ``out`` (JSON) when given."""
+                 progress: bool = True, batch_size: int = 64, classes: list[str] | None = None,
+                 min_visibility: float | None = None) -> dict:
+    """Metrics of RUN's model on DATA's split (optionally only ``classes`` and samples at least
+    ``min_visibility`` visible); written to ``out`` (JSON) when given. Symmetries come from
+    the dataset's own CAD library unless ``cad_library`` is given."""
     started = time.perf_counter()
     model = load_model(run)
     config = model.config
-    records = load_records(data, split, cad_library)
+    records = select(load_records(data, split, cad_library), classes, min_visibility)
     known = set(config.classes)
     if config.class_heads:
         keep = np.array([s in known for s in records.synsets])
@@ -39,6 +73,8 @@ def evaluate_run(run: Path, data: Path, split: str = "train", out: Path | None =
         "run": str(Path(run).resolve()),
         "data": str(Path(data).resolve()),
         "split": split,
+        "subset": {"classes": sorted(set(records.synsets.tolist())) if classes else None, "min_visibility": min_visibility},
+        "cad_library": str(records.library.root),
         "skipped_classes": skipped,
         "class_names": {s: records.class_names[s] for s in sorted(set(records.synsets.tolist()))},
         **scored["metrics"],
@@ -51,7 +87,7 @@ def evaluate_run(run: Path, data: Path, split: str = "train", out: Path | None =
         for i, s, e, l in zip(records.ids.tolist(), records.synsets.tolist(), scored["errors"], scored["loss"])
     ]
     if out is not None:
-        _write_json(Path(out), result)
+        write_json(Path(out), result)
     return result
 
 

@@ -26,6 +26,7 @@ from torch import nn
 
 from ..errors import UserError
 from .bins import ANGLES, PoseBins
+from .config import HeadConfig
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -50,13 +51,14 @@ class ModelConfig:
     class_names: dict[str, str] = field(default_factory=dict)
     class_heads: bool = True
     rotation_head: bool = False
-    reduce: int = 128
-    grid: int = 4
-    hidden: int = 512
-    dropout: float = 0.3
-    size: int = 128
-    margin: float = 0.15
-    feature_layer: int | None = None  # keep only the backbone's first N blocks (None: all)
+    # the head's shape; defaults as HeadConfig's (a run's config.json stores every value)
+    reduce: int = HeadConfig.model_fields["reduce"].default
+    grid: int = HeadConfig.model_fields["grid"].default
+    hidden: int = HeadConfig.model_fields["hidden"].default
+    dropout: float = HeadConfig.model_fields["dropout"].default
+    size: int = HeadConfig.model_fields["size"].default
+    margin: float = HeadConfig.model_fields["margin"].default
+    feature_layer: int | None = None  # keep only the backbone's first N blocks (None: all; resolved by HeadConfig.backbone_layer)
 
     def pose_bins(self) -> PoseBins:
         return PoseBins.parse(self.bins)

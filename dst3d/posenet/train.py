@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -27,63 +25,15 @@ import torch
 
 from .. import __version__
 from ..errors import UserError
+from ..files import atomic_path, write_text_atomic
 from ..progress import Progress
 from .bins import PoseBins
+from .config import TrainConfig
 from .data import CONTEXT, Records, centre_crops, context_crops, jittered_crop, load_records, mirror_labels
 from .metrics import pose_metrics, rotation_errors
 from .model import ModelConfig, PoseHead, PoseNet, build_backbone, decode_outputs, pose_loss, rotations_from_angles
 
 MODEL_FILE, CONFIG_FILE, METRICS_FILE = "model.safetensors", "config.json", "metrics.json"
-
-
-@dataclass
-class TrainConfig:
-    backbone: str = "mobilenet_v2"
-    weights: str = "imagenet"
-    epochs: int = 10
-    bins: str = "36,18,36"
-    size: int = 128
-    batch_size: int = 32
-    lr: float = 1e-3
-    backbone_lr_scale: float = 0.1
-    weight_decay: float = 1e-4
-    freeze_backbone: bool = False
-    rotation_head: bool = False
-    class_heads: bool = True
-    augment: bool = True
-    margin: float = 0.15
-    val_fraction: float = 0.0
-    label_smoothing: float = 0.0
-    split: str = "train"
-    seed: int = 0
-    hidden: int = 512
-    reduce: int = 128
-    grid: int = 4
-    dropout: float = 0.3
-    feature_layer: int | None = None
-
-    def validate(self) -> "TrainConfig":
-        checks = [
-            (self.epochs >= 1, f"--epochs must be at least 1, got {self.epochs}"),
-            (16 <= self.size <= 1024, f"--size must be between 16 and 1024 pixels, got {self.size}"),
-            (self.batch_size >= 1, f"--batch-size must be at least 1, got {self.batch_size}"),
-            (self.lr > 0, f"--lr must be positive, got {self.lr}"),
-            (0.0 <= self.val_fraction < 1.0, f"--val-fraction must be in [0, 1), got {self.val_fraction}"),
-            (self.margin >= 0, f"--margin must be >= 0, got {self.margin}"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise UserError(message)
-        PoseBins.parse(self.bins)
-        return self
-
-    def model_config(self, classes: list[str], class_names: dict[str, str]) -> ModelConfig:
-        return ModelConfig(
-            backbone=self.backbone, bins=PoseBins.parse(self.bins).counts(), classes=list(classes),
-            class_names={c: class_names[c] for c in classes}, class_heads=self.class_heads,
-            rotation_head=self.rotation_head, reduce=self.reduce, grid=self.grid, hidden=self.hidden,
-            dropout=self.dropout, size=self.size, margin=self.margin, feature_layer=self.feature_layer,
-        )
 
 
 # --- tensors from records -----------------------------------------------------------
@@ -282,10 +232,9 @@ def _prepare_run_dir(out: Path, overwrite: bool) -> None:
     out.mkdir(exist_ok=True)
 
 
-def _write_json(path: Path, data) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=1, default=_json_default) + "\n")
-    os.replace(tmp, path)
+def write_json(path: Path, data) -> None:
+    """JSON with numpy scalars and arrays as plain numbers and lists, written atomically."""
+    write_text_atomic(path, json.dumps(data, indent=1, default=_json_default) + "\n")
 
 
 def _json_default(value):
@@ -302,10 +251,9 @@ def save_model(model: PoseNet, out: Path, extra_config: dict) -> None:
     from safetensors.torch import save_file
 
     state = {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
-    tmp = out / f".{MODEL_FILE}.tmp"
-    save_file(state, str(tmp), metadata={"format": "pt", "dst3d": __version__})
-    os.replace(tmp, out / MODEL_FILE)
-    _write_json(out / CONFIG_FILE, {"model": model.config.as_dict(), **extra_config, "dst3d": __version__})
+    with atomic_path(out / MODEL_FILE) as tmp:
+        save_file(state, str(tmp), metadata={"format": "pt", "dst3d": __version__})
+    write_json(out / CONFIG_FILE, {"model": model.config.as_dict(), **extra_config, "dst3d": __version__})
 
 
 def load_model(run: Path) -> PoseNet:
@@ -327,16 +275,15 @@ def load_model(run: Path) -> PoseNet:
 def train_pose(data: Path, out: Path, cfg: TrainConfig, progress: bool = True, overwrite: bool = False,
                cad_library: str | None = None, log=print) -> dict:
     """Train on DATA's split, save the run to OUT; returns the metrics written to metrics.json."""
-    cfg.validate()
     out = Path(out)
     _prepare_run_dir(out, overwrite)
     torch.manual_seed(cfg.seed)
     started = time.perf_counter()
     records = load_records(data, cfg.split, cad_library)
     classes = sorted(set(records.synsets.tolist()))
-    model_cfg = cfg.model_config(classes, records.class_names)
+    model_cfg = ModelConfig(**cfg.model_settings(cfg.bins, classes, records.class_names, class_heads=cfg.class_heads, rotation_head=cfg.rotation_head))
     bins = model_cfg.pose_bins()
-    backbone, source = build_backbone(cfg.backbone, cfg.weights, cfg.feature_layer)
+    backbone, source = build_backbone(cfg.backbone, cfg.weights, model_cfg.feature_layer)
     model = PoseNet(model_cfg, backbone)
     train_idx, val_idx = stratified_split(records.synsets, cfg.val_fraction, cfg.seed)
     if len(train_idx) < 2:
@@ -380,8 +327,8 @@ def train_pose(data: Path, out: Path, cfg: TrainConfig, progress: bool = True, o
     }
     if len(val_idx):
         metrics["val"] = _subset_metrics(scored, records, val_idx)
-    save_model(model, out, {"training": asdict(cfg), "weights_source": source, "data": str(Path(data).resolve())})
-    _write_json(out / METRICS_FILE, metrics)
+    save_model(model, out, {"training": cfg.model_dump(), "weights_source": source, "data": str(Path(data).resolve())})
+    write_json(out / METRICS_FILE, metrics)
     return metrics
 
 

@@ -1,6 +1,6 @@
 """KCF on known label errors: generate, corrupt 10% the way diffusion fails, filter, score.
 
-    PYTHONPATH=. .venv/bin/python experiments/kcf_injection/run.py --per-class 200
+    .venv/bin/python experiments/kcf_injection/run.py --per-class 200
 
 1. a render-backend dataset (all library classes by default) at --size px;
 2. 10% of every class gets its image re-rendered at azimuth + pi or at a random pose from
@@ -100,9 +100,9 @@ def main() -> None:
     ap.add_argument("--skip-resnet-estimate", action="store_true")
     args = ap.parse_args()
 
-    sys.path.insert(0, str(HERE.parents[1]))
+    from inject import inject_errors  # experiments/kcf_injection/inject.py, next to this script
+
     from dst3d.kcf.filter import KcfConfig, KcfScores, decide, run_filter
-    from dst3d.kcf.inject import inject_errors
     from dst3d.pipeline.job import JobConfig
     from dst3d.pipeline.run import run_job
     from dst3d.posenet.data import load_records
@@ -171,7 +171,7 @@ def main() -> None:
                                              "clean_acc_pi_6": float(np.mean(error[m & ~bad] < 30))}
     estimate = None if args.skip_resnet_estimate else resnet50_kcf_estimate(len(scores), args.folds)
     results = {
-        "command": "PYTHONPATH=. .venv/bin/python experiments/kcf_injection/run.py " + " ".join(sys.argv[1:]),
+        "command": ".venv/bin/python experiments/kcf_injection/run.py " + " ".join(sys.argv[1:]),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "processor": platform.processor() or platform.machine(),
                     "load_avg_at_end": os.getloadavg()},
         "dataset": {"classes": len(job.classes), "per_class": args.per_class, "size": args.size, "images": int(len(scores)),

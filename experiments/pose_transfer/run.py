@@ -1,6 +1,6 @@
 """Pose transfer to unseen CAD instances: train on generated data, test on held-out shapes.
 
-    PYTHONPATH=. .venv/bin/python experiments/pose_transfer/run.py --per-class 200
+    .venv/bin/python experiments/pose_transfer/run.py --per-class 200
 
 One render-backend dataset over all library classes is split by CAD instance: the last
 instance of every class (e.g. ``car_02``) goes to the test set, never to training. A pose
@@ -25,7 +25,6 @@ import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parents[1]
 ALL_CLASSES = "aeroplane,bicycle,boat,bottle,bus,car,chair,diningtable,motorbike,sofa,train,tvmonitor"
 
 
@@ -63,7 +62,6 @@ def main() -> None:
                     help="extra `dst3d train-pose` options")
     args = ap.parse_args()
 
-    sys.path.insert(0, str(REPO))
     from dst3d.cad.library import CadLibrary
     from dst3d.pipeline.job import JobConfig, Plan
     from dst3d.pipeline.run import run_job
@@ -80,7 +78,7 @@ def main() -> None:
     seconds["generate"] = time.perf_counter() - t0
     counts = split_by_cad(args.workdir / "all", args.workdir / "train", args.workdir / "test", held_out)
 
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env = dict(os.environ)
     run = args.workdir / "run"
     train_cmd = [sys.executable, "-m", "dst3d", "train-pose", str(args.workdir / "train"), "--out", str(run), "--no-progress", *args.train_args.split()]
     t0 = time.perf_counter()
@@ -93,7 +91,7 @@ def main() -> None:
     evaluation = json.loads(out.read_text())
     train_metrics = json.loads((run / "metrics.json").read_text())
     results = {
-        "command": "PYTHONPATH=. .venv/bin/python experiments/pose_transfer/run.py " + " ".join(sys.argv[1:]),
+        "command": ".venv/bin/python experiments/pose_transfer/run.py " + " ".join(sys.argv[1:]),
         "train_command": "dst3d train-pose TRAIN --out RUN " + args.train_args,
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "load_avg_at_end": os.getloadavg()},
         "dataset": {"classes": len(plan.synsets), "per_class": args.per_class, "size": args.size, **counts, "held_out_instances": sorted(held_out)},
