@@ -118,8 +118,10 @@ def inspect(
 
 @app.command()
 def status(data: Path = typer.Argument(..., help="a run folder of `dst3d generate`")) -> None:
-    """Show a run's progress: shards and samples done, whether a writer is active, and every
-    finished shard that is missing or damaged (each checked against its recorded sha256)."""
+    """Show a run's progress: shards and samples done, whether a writer is active, damaged shards.
+
+    Every finished shard is checked against the sha256 recorded when it was written; missing or damaged ones are named.
+    """
     from .pipeline.state import run_status
 
     st = run_status(data)
@@ -161,5 +163,23 @@ def main() -> None:
         typer.echo(f"error: cannot write{where}: {reasons[exc.errno]}; nothing half-written was kept, free space or choose a writable place and run the command again", err=True)
         sys.exit(2)
     except KeyboardInterrupt:
-        typer.echo("interrupted; finished work is kept (run the same command again to resume a generate)", err=True)
-        sys.exit(130)
+        _interrupted()
+    except SystemExit as exc:  # typer turns Ctrl-C into a silent exit 130: say what happened
+        if exc.code == 130 and _from_ctrl_c(exc):
+            _interrupted()
+        raise
+
+
+def _from_ctrl_c(exc: BaseException) -> bool:
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _interrupted() -> None:
+    typer.echo("interrupted; finished work is kept (run the same command again to resume a generate)", err=True)
+    sys.exit(130)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from ..errors import UserError
 from ..pose.viewpoint import project
 from ..store.schema import decode_png
 from ..files import atomic_path
@@ -87,10 +89,29 @@ def _write_png(path: Path, rgb: np.ndarray) -> Path:
     return path
 
 
+def check_writable(out: Path, what: str = "--out") -> None:
+    """Before any work: ``out`` (or the folder that would hold it) accepts files; one line if not."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{what} {out} is a file, not a folder; choose a folder")
+    parent = out
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    probe = parent / f".dst3d-write-test-{os.getpid()}"
+    try:
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        raise UserError(f"cannot write to {parent} ({exc.strerror}); pass a writable {what}") from None
+
+
 def inspect_dataset(root: Path, out: Path, n: int = 16) -> list[Path]:
     """Contact sheet of n rows spread over the dataset and the pose plot; reads only the
     row groups of the picked rows and the four pose columns, so any size works."""
+    if n < 1:
+        raise UserError(f"the contact sheet needs at least one sample, got n={n}")
     dataset = open_dataset(root)
+    check_writable(out)
     table = dataset.table(columns=["azimuth", "elevation", "theta", "distance"])
     out.mkdir(parents=True, exist_ok=True)
     sheet = _write_png(out / "contact_sheet.png", contact_sheet(dataset.sample_rows(n)))
