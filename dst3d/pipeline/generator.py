@@ -130,6 +130,7 @@ class Generator:
             "zfar": ZFAR,
             "control": self.job.control.model_dump(),
             "mesh_sha256": self.scenes.mesh_digest(spec.cad_id),
+            **({"pose_draw": spec.pose_draw} if spec.pose_draw else {}),  # a redrawn out-of-view pose
         }
         return Record(
             id=spec.id,
