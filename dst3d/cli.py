@@ -122,7 +122,7 @@ def status(data: Path = typer.Argument(..., help="a run folder of `dst3d generat
 
     Every finished shard is checked against the sha256 recorded when it was written; missing or damaged ones are named.
     """
-    from .pipeline.state import run_status
+    from .store.run_state import run_status
 
     st = run_status(data)
     typer.echo(f"{st.out}: {st.samples_done}/{st.samples} samples, {st.shards_done}/{st.shards} shards, {st.state}")

@@ -151,7 +151,7 @@ def disk_full(w: Path):
 
 @contextmanager
 def locked(folder: Path):
-    from dst3d.pipeline.state import RunLock
+    from dst3d.store.run_state import RunLock
 
     with RunLock(folder):
         yield

@@ -17,7 +17,7 @@ from dst3d.cli import app
 from dst3d.errors import UserError
 from dst3d.pipeline.job import JobConfig, Plan
 from dst3d.pipeline.run import run_job
-from dst3d.pipeline.state import run_status
+from dst3d.store.run_state import run_status
 from dst3d.store.dataset import open_dataset, read_table
 from dst3d.store.shards import shard_files
 

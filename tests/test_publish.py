@@ -311,7 +311,7 @@ def test_publish_refuses_a_damaged_or_unfinished_run(small_dataset, tmp_path, da
 
 def test_publish_refuses_while_a_run_writes(small_dataset, tmp_path):
     from dst3d.errors import UserError
-    from dst3d.pipeline.state import RunLock
+    from dst3d.store.run_state import RunLock
     from dst3d.publish.hub import publish
 
     data = copy_dataset(small_dataset, tmp_path / "data")

@@ -11,7 +11,7 @@ import yaml
 
 from dst3d.pipeline.job import JobConfig
 from dst3d.pipeline.run import run_job
-from dst3d.pipeline.state import RunLock, run_status
+from dst3d.store.run_state import RunLock, run_status
 from dst3d.store.dataset import read_table
 
 REPO = __import__("pathlib").Path(__file__).resolve().parents[1]

@@ -16,6 +16,7 @@ from ..errors import UserError
 from ..files import write_json_atomic
 from ..progress import Progress
 from ..store.card import write_card
+from ..store.run_state import STATS_FILE, RunLock, damaged, shard_states
 from ..viz.inspect import card_pictures
 from . import engines, state
 from .generator import Generator
@@ -66,11 +67,11 @@ def run_job(job: JobConfig, out: Path, progress: bool = True, engine: str = "loc
     remade: dict[str, str] = {}
     try:
         state.start_output(out, job, len(plan), plan)
-        with state.RunLock(out):
+        with RunLock(out):
             state.remove_partial_files(out)
             shards = plan.shards()
-            states = state.shard_states(out, len(shards), full=True) if resuming else {i: "absent" for i in range(len(shards))}
-            remade = state.damaged(states, len(shards))
+            states = shard_states(out, len(shards), full=True) if resuming else {i: "absent" for i in range(len(shards))}
+            remade = damaged(states, len(shards))
             pending = state.pending_shards(out, shards, states)
             done = len(plan) - sum(len(shards[i]) for i in pending)
             with Progress(progress) as bars:
@@ -85,7 +86,7 @@ def run_job(job: JobConfig, out: Path, progress: bool = True, engine: str = "loc
                     raise UserError(f"unknown engine '{engine}'; choose local or ray")
             timings = engines.merge_timings(results)
             elapsed = time.perf_counter() - start
-            write_json_atomic(out / state.STATS_FILE, {"elapsed_s": elapsed, "samples_this_run": sum(r["samples"] for r in results), "resumed": resuming, "engine": engine, "workers": workers, "timings_s": timings})
+            write_json_atomic(out / STATS_FILE, {"elapsed_s": elapsed, "samples_this_run": sum(r["samples"] for r in results), "resumed": resuming, "engine": engine, "workers": workers, "timings_s": timings})
             write_card(out, pictures=card_pictures(out))
     except BaseException as exc:
         if created and not any((out / "data").glob("*.parquet")):

@@ -81,7 +81,7 @@ def plan_files(root: Path, staging: Path) -> list[UploadFile]:
 def check_publishable(root: Path) -> None:
     """Refuse (one line) a folder a run is writing to, an unfinished run, and any split with a
     missing, damaged or unverified shard (every byte checked against its record's sha256)."""
-    from ..pipeline.state import lock_holder, run_status
+    from ..store.run_state import lock_holder, run_status
 
     if not root.is_dir():
         raise UserError(f"dataset folder {root} does not exist")
