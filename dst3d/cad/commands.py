@@ -1,4 +1,5 @@
-"""`dst3d cad ...`: build, list, import and look at the aligned CAD library.
+"""`dst3d cad ...`: build, list, import and look at the aligned CAD library; import the 3D-DST release,
+fetch Objaverse objects, review a class, orient a model, init an empty library.
 
 Heavy imports (trimesh, the renderer, cv2) stay inside the commands so `dst3d --help`
 stays fast.
@@ -100,6 +101,118 @@ def register(app: typer.Typer) -> None:
         path = Path(out or f"{model_id}.png")
         contact_sheet(lib, model_id, path, size)
         typer.echo(str(path))
+
+    _register_release(cad)
+
+
+def _split(values: Optional[list[str]]) -> Optional[list[str]]:
+    if not values:
+        return None
+    return [c.strip() for v in values for c in v.split(",") if c.strip()]
+
+
+def _report(summary: dict, what: str) -> None:
+    """Counts on stdout; one line per failed or unsupported model on stderr; exit 2 if any failed."""
+    for key in ("failed", "unsupported", "no_match"):
+        for line in summary.get(key, []):
+            typer.echo(f"{'error' if key == 'failed' else 'note'}: {line}", err=True)
+    counts = ", ".join(f"{len(v)} {k.replace('_', ' ')}" for k, v in summary.items())
+    typer.echo(f"{what}: {counts}")
+    if summary.get("failed"):
+        raise typer.Exit(2)
+
+
+def _register_release(cad: typer.Typer) -> None:
+    import sys
+
+    @cad.command("import-release")
+    def import_release_(
+        csv: Optional[Path] = typer.Argument(None, help="the 3D-DST model CSV (default: fetch it from the Hub dataset ccvl/3D-DST-models)"),
+        shapenet: Optional[Path] = typer.Option(None, help="ShapeNetCore folder (<synset>/<id>/models/model_normalized.obj)"),
+        omniobject3d: Optional[Path] = typer.Option(None, help="OmniObject3D folder (raw/raw_scans/<category>/<name>/Scan/Scan.obj)"),
+        objaverse_dir: Optional[Path] = typer.Option(None, help="folder of Objaverse <uid>.glb files"),
+        objaverse: bool = typer.Option(False, "--objaverse", help="Objaverse objects and licences through the objaverse package (downloads)"),
+        classes: Optional[list[str]] = typer.Option(None, help="only these classes (synsets or names, comma-separated or repeated)"),
+        max_per_class: Optional[int] = typer.Option(None, help="at most N models per class (default: all)"),
+        exclude_approximate: bool = typer.Option(False, "--exclude-approximate", help="skip strength-2 models (they only approximate the class)"),
+        workers: int = typer.Option(1, min=1, help="worker processes"),
+        progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="progress bar on stderr (default: when stderr is a terminal)"),
+        cad_library: Optional[Path] = typer.Option(None, help=LIBRARY_HELP),
+    ) -> None:
+        """Import the 3D-DST aligned models (ShapeNet, Objaverse, OmniObject3D) in dst3d's canonical frame.
+
+        Run it again to resume: models already in the library are skipped. A model that fails is reported and skipped.
+        """
+        from .library import CadLibrary
+        from .release import Sources, import_release
+
+        if objaverse and objaverse_dir is not None:
+            from ..errors import UserError
+
+            raise UserError("pass --objaverse-dir DIR or --objaverse, not both")
+        lib = CadLibrary(cad_library)
+        summary = import_release(lib, csv, Sources(shapenet, omniobject3d, objaverse_dir, objaverse), _split(classes), max_per_class,
+                                 exclude_approximate, workers, sys.stderr.isatty() if progress is None else progress)
+        _report(summary, f"import-release into {lib.root}")
+
+    fetch = typer.Typer(help="Fetch models from outside collections.", no_args_is_help=True)
+    cad.add_typer(fetch, name="fetch")
+
+    @fetch.command("objaverse")
+    def fetch_objaverse_(
+        classes: list[str] = typer.Option(..., help="ImageNet classes (synsets or names, comma-separated or repeated)"),
+        per_class: int = typer.Option(..., help="objects per class"),
+        licenses: Optional[list[str]] = typer.Option(None, help="keep only these Objaverse licences, e.g. by,by-sa,cc0 (default: any)"),
+        rotations: Optional[Path] = typer.Option(None, help="JSON {uid: 3x3 rotation to the canonical frame} (default: estimate upright and front)"),
+        broader: bool = typer.Option(False, "--broader", help="also LVIS categories broader than the class (tagged approximate)"),
+        workers: int = typer.Option(1, min=1, help="worker processes"),
+        progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="progress bar on stderr (default: when stderr is a terminal)"),
+        cad_library: Optional[Path] = typer.Option(None, help=LIBRARY_HELP),
+    ) -> None:
+        """Objaverse objects of the LVIS categories that map to the classes (through WordNet), oriented and imported."""
+        from .library import CadLibrary
+        from .objaverse import fetch_objaverse
+
+        lib = CadLibrary(cad_library)
+        summary = fetch_objaverse(lib, _split(classes), per_class, _split(licenses), rotations, broader, workers,
+                                  sys.stderr.isatty() if progress is None else progress)
+        _report(summary, f"fetch objaverse into {lib.root}")
+
+    @cad.command("review")
+    def review_(
+        name: str = typer.Argument(..., metavar="CLASS", help="class name or synset"),
+        out: Optional[Path] = typer.Option(None, help="PNG to write (default: review_<synset>.png)"),
+        size: int = typer.Option(128, min=32, help="tile size in pixels"),
+        cad_library: Optional[Path] = typer.Option(None, help=LIBRARY_HELP),
+    ) -> None:
+        """One sheet: every model of the class (one row each) at the same canonical views, so a misaligned one stands out."""
+        from .library import CadLibrary
+        from .review import review_sheet
+
+        lib = CadLibrary(cad_library)
+        path = review_sheet(lib, name, out or Path(f"review_{lib.resolve_class(name)}.png"), size)
+        typer.echo(str(path))
+
+    @cad.command("orient")
+    def orient_(
+        model_id: str = typer.Argument(..., metavar="ID", help="model id"),
+        rotate: list[str] = typer.Option(..., help="AXIS:DEGREES about the canonical axes, applied in order, e.g. --rotate z:90 --rotate x:-90"),
+        cad_library: Optional[Path] = typer.Option(None, help=LIBRARY_HELP),
+    ) -> None:
+        """Rotate a stored model (and its keypoints), renormalize it and re-register it atomically."""
+        from .library import CadLibrary
+        from .review import orient, parse_rotation
+
+        lib = CadLibrary(cad_library)
+        model = orient(lib, model_id, [parse_rotation(r) for r in rotate])
+        typer.echo(f"{model.id}: front {model.front}, up {model.up} of the source; {lib.mesh_path(model)}")
+
+    @cad.command("init")
+    def init_(directory: Path = typer.Argument(..., metavar="DIR", help="new (or empty) folder")) -> None:
+        """An empty CAD library (use it with --cad-library DIR)."""
+        from .review import init_library
+
+        typer.echo(f"empty CAD library: {init_library(directory).resolve()}")
 
 
 def _symmetry_text(sym) -> str:
