@@ -21,6 +21,7 @@ from ..files import write_bytes_atomic, write_text_atomic
 
 VIEWS = ((0.0, 10.0, "front"), (45.0, 20.0, "front-left"), (90.0, 10.0, "left side"), (180.0, 10.0, "back"),
          (270.0, 10.0, "right side"), (0.0, 89.0, "top"))
+HEADER = 36  # pixels above the first row: the class line, then the view names
 _ROT = re.compile(r"^\s*([xyz])\s*:\s*([-+]?\d+(?:\.\d+)?)\s*$", re.I)
 
 
@@ -53,12 +54,12 @@ def review_sheet(library, name: str, out: Path, size: int = 128) -> Path:
     if not cls.models:
         raise UserError(f"class {cls.name} ({synset}) has no models to review")
     label_w, distance = 150, 3.0
-    K = intrinsics(size, size, size / 2 * (distance - 0.87) / 0.87 * 0.92)  # a unit box's sphere fits
+    K = intrinsics(size, size, size / 2 * distance / 0.87 * 0.85)  # a unit box's bounding sphere (radius 0.87) fits
     rows = []
-    header = np.full((22, label_w + size * len(VIEWS), 3), 255, np.uint8)
+    header = np.full((HEADER, label_w + size * len(VIEWS), 3), 255, np.uint8)
     cv2.putText(header, f"{cls.name} ({synset}): {len(cls.models)} models", (4, 15), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
     for k, (_, _, label) in enumerate(VIEWS):
-        cv2.putText(header, label, (label_w + k * size + 4, 15), cv2.FONT_HERSHEY_SIMPLEX, 0.38, (60, 60, 60), 1, cv2.LINE_AA)
+        cv2.putText(header, label, (label_w + k * size + 4, 31), cv2.FONT_HERSHEY_SIMPLEX, 0.38, (60, 60, 60), 1, cv2.LINE_AA)
     rows.append(header)
     for model in cls.models:
         tiles = []
