@@ -78,7 +78,7 @@ def generate(job: JobConfig | dict | PathLike, out: PathLike, *, progress: bool 
 
 def _config(model: type[M], config: M | dict | None, settings: dict, what: str) -> M:
     """A settings model from a model, a dict and/or keyword settings (keywords win)."""
-    base = config.model_dump() if isinstance(config, BaseModel) else dict(config or {})
+    base = config.model_dump(exclude_unset=True) if isinstance(config, BaseModel) else dict(config or {})
     return validated(model, {**base, **{k: v for k, v in settings.items() if v is not None}}, what)
 
 
@@ -131,7 +131,8 @@ def train_pose(data: PathLike, out: PathLike, config=None, *, cad_library: PathL
 
 
 def evaluate_pose(run: PathLike, data: PathLike, *, split: str = "train", out: PathLike | None = None,
-                  cad_library: PathLike | None = None, batch_size: int = 64, progress: bool = False) -> dict:
+                  cad_library: PathLike | None = None, batch_size: int = 64, classes: list[str] | None = None,
+                  min_visibility: float | None = None, progress: bool = False) -> dict:
     """Acc@pi/6, Acc@pi/18 and median rotation error of a trained model on a dataset.
 
     Args:
@@ -143,6 +144,9 @@ def evaluate_pose(run: PathLike, data: PathLike, *, split: str = "train", out: P
         cad_library (`str` or `Path`, *optional*, defaults to `None`): symmetry tags; the
             dataset's own library by default.
         batch_size (`int`, *optional*, defaults to `64`): images per forward pass.
+        classes (`list[str]`, *optional*, defaults to `None`): only these classes (synsets or names).
+        min_visibility (`float`, *optional*, defaults to `None`): only samples at least this
+            visible (`visible_fraction`, 0-1).
         progress (`bool`, *optional*, defaults to `False`): progress bars on stderr.
 
     Returns:
@@ -151,7 +155,8 @@ def evaluate_pose(run: PathLike, data: PathLike, *, split: str = "train", out: P
     from .posenet.evaluate import evaluate_run
 
     target = Path(out) if out is not None else Path(run) / f"eval-{Path(data).resolve().name}.json"
-    return evaluate_run(Path(run), Path(data), split, target, None if cad_library is None else str(cad_library), progress, batch_size)
+    return evaluate_run(Path(run), Path(data), split, target, None if cad_library is None else str(cad_library), progress, batch_size,
+                        classes=classes, min_visibility=min_visibility)
 
 
 def export(data: PathLike, out: PathLike, format: str = "bop", *, split: str = "train", cad_library: PathLike | None = None,  # noqa: A002

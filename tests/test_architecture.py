@@ -14,7 +14,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "dst3d"
 # api and every stage's commands.py) may import anything.
 LAYERS = [
     {"dst3d", "errors", "files", "config", "seeds", "imagenet", "shipped", "progress", "hub_models", "tiny_models"},
-    {"cad", "pose"},
+    {"pose"},
+    {"cad"},
     {"render"},
     {"control"},
     {"appearance", "prompts"},

@@ -67,7 +67,7 @@ def test_review_sheet_one_row_per_model(library, tmp_path, capsys, monkeypatch):
     assert code == 0, err
     image = cv2.imread(str(out))
     models = len(CadLibrary(library).cls("car").models)
-    from dst3d.cad.review import HEADER
+    from dst3d.viz.cad_review import HEADER
 
     assert image.shape[0] == HEADER + 64 * models  # a header, then one row per model
     assert image.shape[1] == 150 + 64 * 6

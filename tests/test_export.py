@@ -357,7 +357,9 @@ def test_bop_truncated_objects(truncated, tmp_path):
         R, t, K = np.array(rec["R"]), np.array(rec["t"]), np.array(rec["K"])
         full = silhouette_pixels(mesh, R, t, K)
         assert obj["px_count_all"] == pytest.approx(full, rel=0.04)
-        assert obj["visib_fract"] == pytest.approx(obj["px_count_visib"] / full, abs=0.02) and obj["visib_fract"] < 0.99
+        # the reference raster (edges included, 8x supersampled) counts thin parts (chair legs) up to ~3%
+        # fuller than GL's pixel-centre rule: the same 4% as px_count_all above
+        assert obj["visib_fract"] == pytest.approx(obj["px_count_visib"] / full, rel=0.04) and obj["visib_fract"] < 0.99
         assert obj["visib_fract"] == pytest.approx(rec["visible_fraction"], abs=1e-6)  # the record's (float32), counted the same way
         # the full box: the projected model's extent, reaching outside the image
         uv, _ = project(mesh.vertices, R, t, K)
@@ -404,7 +406,7 @@ def test_bop_refuses_a_different_cad_model(small_dataset, tmp_path):
         target.write_bytes(library.mesh_path(model).read_bytes())
     _, model = library.model(sorted(used)[0])
     (copy / model.mesh).write_bytes((copy / model.mesh).read_bytes() + b"\n")  # same name, other content
-    with pytest.raises(UserError, match="differs from the one the dataset was rendered with"):
+    with pytest.raises(UserError, match="differs from the mesh the dataset was rendered with"):
         export(small_dataset, "bop", tmp_path / "out", cad_library=copy)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["library"]  # nothing written
 

@@ -116,7 +116,7 @@ def test_bop_refuses_a_library_without_the_datasets_models(cli, small_dataset, t
     library = _library_copy(small_dataset, tmp_path, drop=used[0])
     before = _tree(tmp_path)
     _refused(cli("export", str(small_dataset), "--format", "bop", "--out", str(tmp_path / "out"), "--cad-library", str(library), "--no-progress"),
-             f"has no model '{used[0]}'", "--cad-library")
+             f"lacks the dataset's CAD model {used[0]}", "--cad-library")
     assert _tree(tmp_path) == before
 
 

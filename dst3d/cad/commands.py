@@ -187,7 +187,7 @@ def _register_release(cad: typer.Typer) -> None:
     ) -> None:
         """One sheet: every model of the class (one row each) at the same canonical views, so a misaligned one stands out."""
         from .library import CadLibrary
-        from .review import review_sheet
+        from ..viz.cad_review import review_sheet
 
         lib = CadLibrary(cad_library)
         path = review_sheet(lib, name, out or Path(f"review_{lib.resolve_class(name)}.png"), size)

@@ -26,7 +26,7 @@ import numpy as np
 
 from ..errors import UserError
 from ..shipped import shipped
-from .release import Job, _objaverse_module, _world_vertices, objaverse_license, run_jobs
+from .release import Job, objaverse_license, objaverse_module, run_jobs
 
 MAPPING = "lvis_imagenet.json"
 GLTF_TO_CANONICAL = np.array([[-1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])  # +Y up -> +Z, +Z front -> -Y
@@ -108,7 +108,7 @@ def fetch_objaverse(library, classes: list[str], per_class: int, licenses: list[
 
     if per_class < 1:
         raise UserError("--per-class must be at least 1")
-    objaverse = _objaverse_module()
+    objaverse = objaverse_module()
     mapping = load_mapping(mapping_path)
     wanted = resolve_classes(classes, library, need_model=False)
     rot = read_rotations(rotations) if rotations else {}

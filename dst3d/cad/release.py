@@ -268,7 +268,7 @@ class Sources:
         if self.omniobject3d is not None and not (Path(self.omniobject3d) / "raw" / "raw_scans").is_dir():
             raise UserError(f"--omniobject3d {self.omniobject3d} has no raw/raw_scans/ folder (the OmniObject3D layout)")
         if self.objaverse_package:
-            _objaverse_module()
+            objaverse_module()
 
     def shapenet_model(self, model_id: str) -> Path | None:
         if self.shapenet is None:
@@ -311,13 +311,11 @@ class Sources:
         return None
 
 
-def _objaverse_module():
+def objaverse_module():
     try:
-        import objaverse  # noqa: F401
+        import objaverse
     except ImportError:
         raise UserError("the objaverse package is not installed: pip install objaverse, or pass --objaverse-dir DIR with <uid>.glb files") from None
-    import objaverse
-
     return objaverse
 
 
@@ -591,7 +589,7 @@ def import_release(library, csv_path: Path | None, sources: Sources, classes: li
 
     annotations: dict = {}
     if sources.objaverse_package:
-        objaverse = _objaverse_module()
+        objaverse = objaverse_module()
         uids = [r.model_id for r, _ in objaverse_rows] + [r.model_id for r, k, *_ in jobs if k == "objaverse"]
         try:
             annotations = objaverse.load_annotations(uids) if uids else {}

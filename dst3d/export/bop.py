@@ -34,8 +34,6 @@ scaled by that factor, which leaves every projection unchanged.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections import defaultdict
 from pathlib import Path
 
@@ -48,7 +46,8 @@ from ..pose.viewpoint import project, to_pixel_centres
 from ..progress import Progress
 from ..render.annotations import Silhouette, bbox_from_mask
 from ..render.scene import Rerenderer
-from ..store.dataset import Dataset, open_dataset
+from ..store.dataset import open_dataset
+from ..store.library import library_for
 from ..store.record import Record
 from .common import staged_output, write_image, write_json
 
@@ -182,52 +181,15 @@ def write_depth_and_masks(folder: Path, im_id: int, depth_mm: np.ndarray, mask: 
     return depth_image, scale
 
 
-def dataset_library(dataset: Dataset, cad_library: Path | None = None) -> CadLibrary:
-    """The CAD library to export with: ``cad_library`` if given, else the one the dataset's job
-    names (when that folder exists here), else the shipped one. Checked by the caller against
-    the mesh hashes the records carry."""
-    if cad_library is not None:
-        return CadLibrary(cad_library)
-    named = (dataset.job.get("job") or {}).get("cad_library")
-    if named:
-        for candidate in (Path(named), dataset.root / named):
-            if (candidate / "manifest.json").is_file():
-                return CadLibrary(candidate)
-    return CadLibrary(None)
-
-
-def check_models(library: CadLibrary, meta) -> dict[str, tuple[str, CadModel]]:
-    """(synset, model) per CAD id of the dataset, refusing a library that lacks one of them or
-    whose mesh differs from the one the records were rendered with (``render.mesh_sha256``)."""
-    digests: dict[str, str | None] = {}
-    for cad_id, render in zip(meta["cad_id"].to_pylist(), meta["render"].to_pylist()):
-        digests.setdefault(cad_id, (json.loads(render or "{}") or {}).get("mesh_sha256"))
-    models = {}
-    for cad_id in sorted(digests):
-        try:
-            synset, model = library.model(cad_id)
-        except UserError:
-            raise UserError(f"CAD library {library.root} has no model '{cad_id}' the dataset was rendered with; "
-                            "pass the library the data was made with (--cad-library)") from None
-        path = library.mesh_path(model)
-        if not path.is_file():
-            raise UserError(f"CAD mesh {path} of model '{cad_id}' is missing; pass the library the data was made with (--cad-library)")
-        digest = digests[cad_id]
-        if digest and hashlib.sha256(path.read_bytes()).hexdigest()[: len(digest)] != digest:
-            raise UserError(f"CAD model '{cad_id}' in {library.root} differs from the one the dataset was rendered with; pass the right --cad-library")
-        models[cad_id] = (synset, model)
-    return models
-
-
 def export_bop(root: Path, out: Path, cad_library: Path | None = None, split: str = "train", depth: bool = True, progress: bool = False) -> Path:
     """Write ``split`` of the dataset in ``root`` as a BOP dataset in ``out``; ``depth=False``
     skips re-rendering depth and masks (the only costly step). File names are indices only."""
     dataset = open_dataset(root, split)
     meta = dataset.table(["synset", "class_name", "cad_id", "render"])
-    library = dataset_library(dataset, cad_library)
+    # before the output folder exists: the CAD models must be the rendered ones
+    library = library_for(dataset, None, cad_library)
 
-    # Validate everything before the output folder exists: the CAD models must be the rendered ones.
-    models = check_models(library, meta)
+    models = {cad_id: library.model(cad_id) for cad_id in sorted(set(meta["cad_id"].to_pylist()))}
     obj_ids = {cad_id: i + 1 for i, cad_id in enumerate(sorted(models))}
     names = dict(zip(meta["synset"].to_pylist(), meta["class_name"].to_pylist()))
     scene_ids = {synset: i for i, synset in enumerate(sorted(names))}

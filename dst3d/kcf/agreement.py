@@ -18,7 +18,7 @@ import numpy as np
 from ..cad.library import CadLibrary
 from ..control.visual_prompt import make_controls
 from ..pose.viewpoint import Viewpoint, viewpoint_to_rotation
-from ..posenet.library import library_for
+from ..store.library import library_for
 from ..render.scene import RenderedPose, Rerenderer
 from ..store.dataset import open_dataset
 from ..store.record import Record

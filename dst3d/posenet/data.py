@@ -18,7 +18,7 @@ import numpy as np
 from ..cad.library import CadLibrary
 from ..errors import UserError
 from ..store.dataset import open_dataset
-from .library import library_for
+from ..store.library import library_for
 from .metrics import SymmetrySpec
 
 LABEL_COLUMNS = ["id", "synset", "class_name", "cad_id", "azimuth", "elevation", "theta", "R", "bbox", "width", "height",

@@ -24,7 +24,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from dst3d.appearance.base import AppearanceRequest, load_backend
+from dst3d.appearance.base import AppearanceRequest, backend_from_settings
 from dst3d.cad.library import CadLibrary
 from dst3d.control.visual_prompt import make_controls
 from dst3d.errors import UserError
@@ -46,8 +46,7 @@ def _backend(record, cache: dict):
     """The record's appearance backend, rebuilt from its ``generation`` settings (one per setting)."""
     key = json.dumps(record.generation, sort_keys=True)
     if key not in cache:
-        options = {k: v for k, v in record.generation.items() if k != "backend"}
-        cache[key] = load_backend(record.backend, options)
+        cache[key] = backend_from_settings({"backend": record.backend, **record.generation})
     return cache[key]
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..cad.library import MANIFEST, CadLibrary
 from ..errors import UserError
-from ..store.dataset import Dataset
+from .dataset import Dataset
 
 
 def named_library(dataset: Dataset) -> str | None:
@@ -65,6 +65,17 @@ def check_library(library: CadLibrary, digests: dict[str, str | None], dataset: 
     return library
 
 
-def library_for(dataset: Dataset, digests: dict[str, str | None], cad_library: str | os.PathLike | None = None) -> CadLibrary:
-    """The dataset's CAD library (see :func:`dataset_library`), checked against its records."""
+def recorded_digests(dataset: Dataset) -> dict[str, str | None]:
+    """cad_id -> the mesh hash prefix its records carry (``render.mesh_sha256``; None if unrecorded)."""
+    digests: dict[str, str | None] = {}
+    for record in dataset.records(["cad_id", "render"]):
+        digests.setdefault(record.cad_id, (record.render or {}).get("mesh_sha256"))
+    return digests
+
+
+def library_for(dataset: Dataset, digests: dict[str, str | None] | None = None, cad_library: str | os.PathLike | None = None) -> CadLibrary:
+    """The dataset's CAD library (see :func:`dataset_library`), checked against its records
+    (``digests``: cad_id -> recorded mesh hash; read from the dataset when None). Every reader
+    that needs the dataset's meshes (pose scoring, KCF, exports) comes through here."""
+    digests = recorded_digests(dataset) if digests is None else digests
     return check_library(dataset_library(dataset, cad_library), digests, dataset, cad_library is not None)
