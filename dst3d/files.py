@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,3 +39,17 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
 
 def write_json_atomic(path: str | os.PathLike, data, indent: int | None = 1) -> Path:
     return write_text_atomic(path, json.dumps(data, indent=indent) + "\n")
+
+
+def probe_writable(folder: str | os.PathLike, hint: str) -> None:
+    """A one-line UserError (ending in ``hint``) unless ``folder`` accepts a new file: checked
+    before any work, so a read-only place fails at once, not after the compute."""
+    from .errors import UserError
+
+    probe = Path(folder) / f".dst3d-write-test-{os.getpid()}-{time.time_ns()}"
+    try:
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        raise UserError(f"cannot write to {folder} ({exc.strerror or exc}); {hint}") from None
+

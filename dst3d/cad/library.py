@@ -142,6 +142,16 @@ class CadLibrary:
         return names, np.array([model.keypoints[n] for n in names], dtype=np.float64).reshape(-1, 3)
 
     # --- writing ------------------------------------------------------------
+    def commit(self, manifest: Manifest) -> None:
+        """Make ``manifest`` this library's and write it atomically; on a write error the old
+        one stays (in memory and on disk) and a one-line UserError says why."""
+        old, self.manifest = self.manifest, manifest
+        try:
+            self.save()
+        except OSError as exc:
+            self.manifest = old
+            raise UserError(f"cannot write into the CAD library {self.root}: {exc.strerror or exc}") from None
+
     def save(self) -> None:
         """Atomic manifest write: a crash never leaves a truncated manifest."""
         write_text_atomic(self.root / MANIFEST, json.dumps(self.manifest.model_dump(mode="json"), indent=1) + "\n")

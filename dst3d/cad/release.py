@@ -451,13 +451,7 @@ def register_staged(library, staged: Staged, pose_defaults: dict | None = None) 
     if cls is None:
         cls = manifest.classes[staged.job.synset] = CadClass(name=staged.job.class_name, pose_defaults=pose_defaults or {})
     cls.models = [m for m in cls.models if m.id != model.id] + [model]
-    old = library.manifest
-    library.manifest = manifest
-    try:
-        library.save()
-    except OSError as exc:
-        library.manifest = old
-        raise UserError(f"cannot write into the CAD library {library.root}: {exc.strerror or exc}") from None
+    library.commit(manifest)
 
 
 def run_jobs(library, jobs: list[Job], workers: int, progress: bool, what: str, pose_defaults: dict[str, dict] | None = None) -> tuple[list[str], list[str]]:

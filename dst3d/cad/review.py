@@ -98,14 +98,11 @@ def orient(library, model_id: str, steps: list[tuple[str, float]]):
     manifest = library.manifest.model_copy(deep=True)
     cls = manifest.classes[synset]
     cls.models = [updated if m.id == model_id else m for m in cls.models]
-    old = library.manifest
-    library.manifest = manifest
     try:
-        library.save()
-    except OSError as exc:
-        library.manifest = old
+        library.commit(manifest)
+    except UserError:
         target.unlink(missing_ok=True)
-        raise UserError(f"cannot write into the CAD library {library.root}: {exc.strerror or exc}") from None
+        raise
     path.unlink(missing_ok=True)
     library._parts.pop(model_id, None)
     return updated

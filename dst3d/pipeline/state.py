@@ -8,13 +8,11 @@ redoing the shards that are missing, unrecorded or damaged.
 
 from __future__ import annotations
 
-import os
-import time
 from pathlib import Path
 
 from .. import __version__
 from ..errors import UserError
-from ..files import write_json_atomic
+from ..files import probe_writable, write_json_atomic
 from ..store.run_state import OK, read_job_record, shard_states
 from ..store.shards import DATA_DIR, JOB_FILE
 from .job import JobConfig, Plan, identity_differences
@@ -44,12 +42,7 @@ def check_output(out: Path, job: JobConfig, plan: Plan | None = None) -> bool:
     parent = out if out.exists() else out.parent
     if not parent.exists():
         raise UserError(f"parent folder {parent} of --out does not exist; create it first")
-    probe = parent / f".dst3d-write-test-{os.getpid()}-{time.time_ns()}"
-    try:
-        probe.touch()
-        probe.unlink()
-    except OSError as exc:
-        raise UserError(f"cannot write to {parent} ({exc.strerror}); choose a writable --out") from None
+    probe_writable(parent, "choose a writable --out")
     return False
 
 

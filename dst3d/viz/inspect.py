@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import cv2
@@ -11,7 +10,7 @@ import numpy as np
 from ..errors import UserError
 from ..pose.viewpoint import project
 from ..store.schema import decode_png
-from ..files import atomic_path
+from ..files import atomic_path, probe_writable
 from ..store.card import POSE_PNG, SAMPLES_PNG
 from ..store.dataset import open_dataset
 
@@ -97,12 +96,7 @@ def check_writable(out: Path, what: str = "--out") -> None:
     parent = out
     while not parent.exists() and parent != parent.parent:
         parent = parent.parent
-    probe = parent / f".dst3d-write-test-{os.getpid()}"
-    try:
-        probe.touch()
-        probe.unlink()
-    except OSError as exc:
-        raise UserError(f"cannot write to {parent} ({exc.strerror}); pass a writable {what}") from None
+    probe_writable(parent, f"pass a writable {what}")
 
 
 def inspect_dataset(root: Path, out: Path, n: int = 16) -> list[Path]:
