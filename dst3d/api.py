@@ -176,7 +176,7 @@ def export(data: PathLike, out: PathLike, format: str = "bop", *, split: str = "
     Returns:
         `Path`: `out`.
     """
-    from .export import export as _export
+    from .exporters import export as _export
 
     return _export(Path(data), format, Path(out), None if cad_library is None else Path(cad_library), split, depth=depth, progress=progress)
 
@@ -199,7 +199,7 @@ def publish(data: PathLike, repo_id: str, *, token: str | None = None, private: 
     Returns:
         `PublishResult`: files, sizes, deleted remote files and the commit URL.
     """
-    from .publish.hub import publish as _publish
+    from .hub.hub import publish as _publish
 
     return _publish(Path(data), repo_id, token=token, private=private, revision=revision, dry_run=dry_run, license=license, message=message)
 

@@ -22,8 +22,8 @@ COMMAND_MODULES = [
     "dst3d.prompts.commands",  # prompts build
     "dst3d.posenet.commands",  # train-pose, eval-pose
     "dst3d.kcf.commands",  # filter
-    "dst3d.publish.commands",  # publish
-    "dst3d.export.commands",  # export
+    "dst3d.hub.commands",  # publish
+    "dst3d.exporters.commands",  # export
 ]
 
 

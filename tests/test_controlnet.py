@@ -9,6 +9,7 @@ paths, never image quality.
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -501,13 +502,19 @@ def test_generate_cli_end_to_end(tiny, tmp_path, cli):
         assert r["seed"] == sample_seed(3, r["index"], "appearance")
         assert (r["prompt"], r["negative_prompt"]) == build_prompt(PromptConfig(llm_cache=str(tmp_path / "no-cache")), "n02814533", "beach wagon", 3, r["index"])
         g = json.loads(r["generation"])
-        assert g["base_model"] == str(tiny["sd15"]) and g["controlnet"] == str(tiny["cn"])
-        assert g["loaded"]["base_model"]["revision"].startswith("local:") and g["steps"] == 2 and g["guidance_scale"] == 7.5
+        # local model folders are stored by name and listing hash, never by the machine's path
+        assert re.fullmatch(r"sd15@sha256:[0-9a-f]{16}", g["base_model"]) and re.fullmatch(re.escape(tiny["cn"].name) + r"@sha256:[0-9a-f]{16}", g["controlnet"])
+        assert str(tmp_path) not in r["generation"] and str(tiny["sd15"]) not in r["generation"]
+        assert g["loaded"]["base_model"]["revision"].startswith("local:sd15@sha256:") and g["steps"] == 2 and g["guidance_scale"] == 7.5
         assert g["loaded"]["versions"]["diffusers"] and g["loaded"]["dtype"]["unet"] == "float32"
     # The record's settings rebuild the backend it was made with (KCF regenerates from them).
     from dst3d.appearance import backend_from_settings
 
-    rebuilt, stored = backend_from_settings(rows[0]["generation"]).settings(), json.loads(rows[0]["generation"])
+    # (local folders, which the record names only by hash, are given back by the user)
+    from dst3d.store.shards import public_settings
+
+    stored = json.loads(rows[0]["generation"])
+    rebuilt = public_settings(backend_from_settings({**stored, "base_model": str(tiny["sd15"]), "controlnet": str(tiny["cn"])}).settings())
     assert {k: v for k, v in rebuilt["loaded"].items() if rebuilt["loaded"][k] != stored["loaded"].get(k)} == {}
     assert rebuilt == stored
     # The same job again (in this process, a different batch layout of the same samples

@@ -24,7 +24,7 @@ def _records_split(root: Path, split: str) -> dict[str, dict]:
     return {r["id"]: r for r in read_table(root, split=split).to_pylist()}
 
 
-# --- readers: only the published format descriptions, nothing from dst3d.export ----------------
+# --- readers: only the published format descriptions, nothing from dst3d.exporters ----------------
 def read_bop(folder: Path, split: str = "train") -> list[dict]:
     """Every ground-truth object of a BOP split: pose in mm, K, boxes, image path, obj_id."""
     out = []
@@ -86,7 +86,7 @@ def read_coco(folder: Path) -> tuple[dict, dict, dict]:
 # --- BOP ------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def bop(small_dataset, tmp_path_factory) -> Path:
-    from dst3d.export import export
+    from dst3d.exporters import export
 
     return export(small_dataset, "bop", tmp_path_factory.mktemp("bop") / "bop")
 
@@ -332,7 +332,7 @@ def silhouette_pixels(mesh, R: np.ndarray, t: np.ndarray, K: np.ndarray, supersa
 def test_bop_truncated_objects(truncated, tmp_path):
     """Objects cut by the image border: bbox_obj covers the whole projected model (outside the
     image too), px_count_all counts the whole silhouette, bbox_visib only the visible part."""
-    from dst3d.export import export
+    from dst3d.exporters import export
 
     out = export(truncated, "bop", tmp_path / "bop", split="shifted")
     records = _records_split(truncated, "shifted")
@@ -391,7 +391,7 @@ def test_bop_no_depth(cli, small_dataset, bop, tmp_path):
 def test_bop_refuses_a_different_cad_model(small_dataset, tmp_path):
     from dst3d.cad.library import CadLibrary
     from dst3d.errors import UserError
-    from dst3d.export import export
+    from dst3d.exporters import export
 
     job = json.loads((small_dataset / "dst3d_job.json").read_text())["job"]
     library = CadLibrary(job.get("cad_library"))
@@ -413,7 +413,7 @@ def test_bop_refuses_a_different_cad_model(small_dataset, tmp_path):
 
 # --- COCO -----------------------------------------------------------------------------------------
 def test_coco_round_trip(small_dataset, tmp_path):
-    from dst3d.export import export
+    from dst3d.exporters import export
 
     out = export(small_dataset, "coco", tmp_path / "coco")
     records = _records(small_dataset)
@@ -479,7 +479,7 @@ def test_bad_input_writes_nothing(cli, small_dataset, tmp_path):
     assert [p.name for p in busy.iterdir()] == ["keep.txt"]
 
     from dst3d.errors import UserError
-    from dst3d.export import export
+    from dst3d.exporters import export
 
     with pytest.raises(UserError, match="unknown export format 'yolo'; choose one of: bop, coco"):
         export(small_dataset, "yolo", tmp_path / "a")
@@ -498,7 +498,7 @@ def test_export_another_split(small_dataset, tmp_path):
     """A KCF `filtered` split exports like `train`."""
     import shutil
 
-    from dst3d.export import export
+    from dst3d.exporters import export
     from dst3d.store.shards import write_shard
 
     data = tmp_path / "data"

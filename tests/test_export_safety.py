@@ -81,7 +81,7 @@ def test_image_cell_naming_a_local_file_is_refused(cli, small_dataset, tmp_path,
 
 def test_safe_names():
     from dst3d.errors import UserError
-    from dst3d.export.common import safe_stem
+    from dst3d.exporters.common import safe_stem
 
     for good in ("n02958343-000003", "n02958343-000003-shifted", "a.b_c-1"):
         assert safe_stem(good, "record id") == good
@@ -141,7 +141,7 @@ def test_bop_uses_the_datasets_own_library(cli, small_dataset, tmp_path):
 
 
 def test_repeated_ids_get_distinct_file_names():
-    from dst3d.export.coco import _file_names
+    from dst3d.exporters.coco import _file_names
 
     names = _file_names(["x", "x", "00000001_x", "y"])
     assert len(set(names)) == 4 and names[0] == "x.png" and names[3] == "y.png"

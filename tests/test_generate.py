@@ -1,6 +1,5 @@
 """`dst3d generate` end to end: the dataset loads, labels match, records re-render, bad input fails cleanly."""
 
-import json
 import shutil
 
 import numpy as np

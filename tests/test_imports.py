@@ -12,7 +12,7 @@ MODULES = sorted(m.name for m in pkgutil.walk_packages(dst3d.__path__, "dst3d.")
 
 
 def test_modules_found():
-    assert {"dst3d.publish.hub", "dst3d.pipeline.run", "dst3d.kcf.filter"} <= set(MODULES)
+    assert {"dst3d.hub.hub", "dst3d.pipeline.run", "dst3d.kcf.filter"} <= set(MODULES)
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -268,7 +268,7 @@ def test_errors_are_one_line_and_never_show_the_token(small_dataset, hub, tmp_pa
         assert_no_token(c, tmp_path)
 
     from dst3d.errors import UserError
-    from dst3d.publish.hub import publish
+    from dst3d.hub.hub import publish
 
     with pytest.raises(UserError, match="does not exist"):
         publish(tmp_path / "nothing", REPO_ID, dry_run=True)
@@ -299,7 +299,7 @@ def _unfinished(dst: Path) -> None:
 ])
 def test_publish_refuses_a_damaged_or_unfinished_run(small_dataset, tmp_path, damage, words):
     from dst3d.errors import UserError
-    from dst3d.publish.hub import publish
+    from dst3d.hub.hub import publish
 
     data = copy_dataset(small_dataset, tmp_path / "data")
     damage(data)
@@ -312,7 +312,7 @@ def test_publish_refuses_a_damaged_or_unfinished_run(small_dataset, tmp_path, da
 def test_publish_refuses_while_a_run_writes(small_dataset, tmp_path):
     from dst3d.errors import UserError
     from dst3d.store.run_state import RunLock
-    from dst3d.publish.hub import publish
+    from dst3d.hub.hub import publish
 
     data = copy_dataset(small_dataset, tmp_path / "data")
     with RunLock(data):

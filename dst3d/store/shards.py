@@ -104,6 +104,8 @@ def public_settings(settings):
         return {k: public_settings(v) for k, v in settings.items()}
     if isinstance(settings, list):
         return [public_settings(v) for v in settings]
+    if isinstance(settings, str) and settings.startswith("local:") and is_local_path(settings[6:]):
+        return "local:" + public_settings(settings[6:])  # a local model folder's recorded "revision"
     if is_local_path(settings):
         try:
             return public_path(settings)
