@@ -158,8 +158,6 @@ def locked(folder: Path):
 
 # --- the cases ------------------------------------------------------------------------------------------
 GEN = ["generate", "--out", "{w}/new", "--size", "32", "--per-class", "2", "--no-progress"]
-XF_KCF = pytest.mark.xfail(strict=False, reason="dst3d/kcf (another helper): filter checks writability before its compute")
-XF_POSENET = pytest.mark.xfail(strict=False, reason="dst3d/posenet (another helper): a corrupt checkpoint is one line")
 
 CASES = [
     # generate: job files
@@ -227,16 +225,15 @@ CASES = [
     ("filter-missing-folder", ["filter", "{w}/nothing"], None, "does not exist"),
     ("filter-deleted-shard", ["filter", "{w}/ds_missing"], None, "missing"),
     pytest.param("filter-read-only-dataset", ["filter", "{w}/ro_ds", "--epochs", "1", "--folds", "2", "--backbone", "resnet18", "--weights", "none"],
-                 lambda w: read_only(w / "ro_ds"), None, marks=XF_KCF),
+                 lambda w: read_only(w / "ro_ds"), None),
     # train-pose / eval-pose
     ("train-pose-epochs-zero", ["train-pose", "{w}/ds", "--out", "{w}/run", "--epochs", "0"], None, "epochs"),
     ("train-pose-bad-bins", ["train-pose", "{w}/ds", "--out", "{w}/run", "--bins", "a,b"], None, "bins"),
-    pytest.param("train-pose-missing-data", ["train-pose", "{w}/nothing", "--out", "{w}/run"], None, "does not exist", marks=pytest.mark.xfail(
-        strict=False, reason="dst3d/posenet (another helper): train-pose creates --out before it checks DATA")),
+    ("train-pose-missing-data", ["train-pose", "{w}/nothing", "--out", "{w}/run"], None, "does not exist"),
     ("train-pose-deleted-shard", ["train-pose", "{w}/ds_missing", "--out", "{w}/run", "--epochs", "1"], None, "missing"),
     ("eval-pose-missing-run", ["eval-pose", "{w}/norun", "{w}/ds"], None, None),
-    pytest.param("eval-pose-min-visibility", ["eval-pose", "{w}/run_corrupt", "{w}/ds", "--min-visibility", "2"], None, None, marks=XF_POSENET),
-    pytest.param("eval-pose-corrupt-checkpoint", ["eval-pose", "{w}/run_corrupt", "{w}/ds", "--out", "{w}/eval.json"], None, None, marks=XF_POSENET),
+    pytest.param("eval-pose-min-visibility", ["eval-pose", "{w}/run_corrupt", "{w}/ds", "--min-visibility", "2"], None, None),
+    pytest.param("eval-pose-corrupt-checkpoint", ["eval-pose", "{w}/run_corrupt", "{w}/ds", "--out", "{w}/eval.json"], None, None),
     # cad
     ("cad-import-missing-mesh", ["cad", "import", "{w}/nomesh.obj", "--synset", "car", "--front", "-y", "--up", "+z", "--cad-library", "{w}/lib"], None, None),
     ("cad-import-bad-axis", ["cad", "import", "{w}/flat.obj", "--synset", "car", "--front", "+q", "--up", "+z", "--cad-library", "{w}/lib"], None, None),

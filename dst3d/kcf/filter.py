@@ -32,12 +32,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..files import probe_writable
 from ..posenet.bins import PoseBins
 from ..posenet.data import Records, centre_crops, context_crops, load_records, mirror_labels
 from ..posenet.metrics import rotation_errors
 from ..posenet.model import ModelConfig, PoseHead, PoseNet, build_backbone, decode_outputs, pose_loss, rotations_from_angles
 from ..posenet.train import class_index, extract_features, fit_head, mirror_flags, predict_head
 from ..progress import Progress
+from ..store.shards import DATA_DIR
 from .agreement import alternative_agreement, dataset_agreement
 from .config import CONTRAST_WEIGHT, DEFAULT_RULE, KcfConfig
 from .folds import assign_folds
@@ -181,6 +183,8 @@ def run_filter(data: Path, cfg: KcfConfig, progress: bool = True, cad_library: s
     job file's) unless ``cad_library`` is given; one lacking the dataset's models is refused."""
     started = time.perf_counter()
     records = load_records(data, "train", cad_library)
+    for folder in (Path(data), Path(data) / DATA_DIR):  # the outputs go here: fail now, not after the compute
+        probe_writable(folder, f"the filter writes kcf/ and data/filtered-*.parquet into {data}: make it writable or filter a copy")
     scores = score_dataset(records, cfg, progress)
     keep, cuts = decide(scores, cfg)
     return write_outputs(Path(data), scores, keep, cuts, cfg, time.perf_counter() - started, records.library, render_examples)

@@ -25,7 +25,7 @@ import torch
 
 from .. import __version__
 from ..errors import UserError
-from ..files import atomic_path, write_text_atomic
+from ..files import atomic_path, probe_writable, write_text_atomic
 from ..progress import Progress
 from .bins import PoseBins
 from .config import TrainConfig
@@ -229,7 +229,7 @@ def _prepare_run_dir(out: Path, overwrite: bool) -> None:
         raise UserError(f"{out} already holds a trained model; choose a new --out or pass --overwrite")
     if not out.parent.exists():
         raise UserError(f"parent folder {out.parent} of --out does not exist; create it first")
-    out.mkdir(exist_ok=True)
+    probe_writable(out if out.exists() else out.parent, "choose a writable --out")  # OUT itself is made only when the model is saved
 
 
 def write_json(path: Path, data) -> None:
@@ -251,6 +251,7 @@ def save_model(model: PoseNet, out: Path, extra_config: dict) -> None:
     from safetensors.torch import save_file
 
     state = {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
+    out.mkdir(exist_ok=True)
     with atomic_path(out / MODEL_FILE) as tmp:
         save_file(state, str(tmp), metadata={"format": "pt", "dst3d": __version__})
     write_json(out / CONFIG_FILE, {"model": model.config.as_dict(), **extra_config, "dst3d": __version__})
@@ -263,10 +264,17 @@ def load_model(run: Path) -> PoseNet:
     run = Path(run)
     if not (run / CONFIG_FILE).is_file() or not (run / MODEL_FILE).is_file():
         raise UserError(f"{run} is not a training run (needs {CONFIG_FILE} and {MODEL_FILE}); train one with `dst3d train-pose`")
-    config = ModelConfig.from_dict(json.loads((run / CONFIG_FILE).read_text())["model"])
+    try:
+        config = ModelConfig.from_dict(json.loads((run / CONFIG_FILE).read_text(encoding="utf-8"))["model"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise UserError(f"{run / CONFIG_FILE} is damaged ({type(exc).__name__}); retrain with `dst3d train-pose` or restore the file") from None
     model = PoseNet(config)
     try:
-        model.load_state_dict(load_file(str(run / MODEL_FILE)), strict=True)
+        state = load_file(str(run / MODEL_FILE))
+    except Exception as exc:  # noqa: BLE001 - safetensors raises its own error types on damaged files
+        raise UserError(f"{run / MODEL_FILE} is not a readable safetensors checkpoint ({type(exc).__name__}); retrain or restore it") from None
+    try:
+        model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
         raise UserError(f"{run / MODEL_FILE} does not match its config: {str(exc).splitlines()[-1].strip()[:200]}") from None
     return model.eval()
