@@ -179,3 +179,13 @@ def test_backend_retry_notes_are_recorded_with_the_sample(tmp_path, monkeypatch)
             assert record.generation["retry"] == {"retry_of": record.seed, "seed": record.seed + 1}
         else:
             assert "retry" not in record.generation
+
+
+def test_classes_cad_means_every_class_of_the_library():
+    from dst3d.pipeline.job import Plan
+
+    library = CadLibrary()
+    plan = Plan(JobConfig(classes=["cad", "car"], per_class=1), library)  # car again: no duplicate
+    assert plan.synsets == list(library.manifest.classes) and len(plan) == len(library.manifest.classes)
+    with pytest.raises(UserError, match="use 'cad'"):
+        Plan(JobConfig(classes=["all"], per_class=1), library)

@@ -191,6 +191,8 @@ def resolve_classes(items: list[str], library: CadLibrary | None = None, need_mo
         item = raw.strip()
         if not item:
             continue
+        if item.lower() == "all" and need_model:
+            raise UserError("'all' means the 1000 ImageNet classes, most without CAD models; use 'cad' for every class of the CAD library")
         if item.lower() == "all":
             out.update({c.wnid: c.name for c in imagenet_classes()})
         elif item.lower() == "cad":

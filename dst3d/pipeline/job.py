@@ -17,7 +17,7 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from ..cad.library import CadLibrary
+from ..cad.library import CadLibrary, resolve_classes
 from ..config import validated
 from ..control.visual_prompt import ControlConfig
 from ..errors import UserError
@@ -154,7 +154,7 @@ class Plan:
     def __init__(self, job: JobConfig, library: CadLibrary | None = None):
         self.job = job
         self.library = library or CadLibrary(job.cad_library)
-        self.synsets = _unique([self.library.resolve_class(c) for c in job.classes])
+        self.synsets = [synset for synset, _ in resolve_classes(job.classes, self.library)]  # `cad`: every class of the library
         self._pose = {s: self.pose_sampling(s) for s in self.synsets}
         self._extent: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         for synset in self.synsets:
@@ -293,6 +293,3 @@ def identity_differences(recorded: dict, current: dict) -> list[str]:
 def _short(value) -> str:
     text = json.dumps(value, sort_keys=True) if value is not None else "unset"
     return text if len(text) <= 60 else text[:57] + "..."
-
-def _unique(items: list[str]) -> list[str]:
-    return list(dict.fromkeys(items))
