@@ -1,7 +1,7 @@
 """The embedded, offline appearance backend: domain randomization by deferred shading.
 
 The renderer's G-buffer (normals, part ids, mask) is shaded on the CPU with a random
-colour and shininess per part, a random key light plus ambient, then composited over a
+colour (or, with ``appearance: own|jitter``, the mesh's own colours) and shininess per part, a random key light plus ambient, then composited over a
 procedural background or a user photo. Every choice comes from the request's seed.
 """
 
@@ -11,6 +11,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..errors import UserError
@@ -29,6 +31,11 @@ class RenderBackendConfig(BaseModel):
     ambient: tuple[float, float] = Field((0.15, 0.45), description="[min, max] of the ambient light")
     max_light_angle_deg: float = Field(70.0, description="largest angle between the key light and the viewing direction, degrees")
     noise_std: float = Field(3.0, ge=0.0, description="std of the Gaussian sensor noise, in grey levels of 255")
+    appearance: Literal["random", "own", "jitter"] = Field(
+        "random", description="object colours: 'random' (one random colour per part), 'own' (the mesh's own vertex colours/texture/base "
+        "colour, random for models without one) or 'jitter' (the own colours with a random per-image gain, hue and saturation shift)")
+    jitter_gain: float = Field(0.25, ge=0.0, le=1.0, description="'jitter': largest relative change of each colour channel's gain")
+    jitter_hue_deg: float = Field(10.0, ge=0.0, le=180.0, description="'jitter': largest hue shift, degrees")
 
     @field_validator("backgrounds")
     @classmethod
@@ -96,8 +103,26 @@ class RenderBackend:
         highlight = np.clip(_dot(normals, half), 0.0, None)
         parts = render.parts.reshape(-1)[inside]
         spec = specular[parts] * highlight ** shininess[parts]
-        colour = albedo[parts] * (ambient + intensity * diffuse)[..., None] + (intensity * spec)[..., None]
+        base = albedo[parts]
+        if self.config.appearance != "random" and getattr(render, "albedo", None) is not None:
+            base = self._own_albedo(render, inside, rng)
+        colour = base * (ambient + intensity * diffuse)[..., None] + (intensity * spec)[..., None]
         return (np.clip(colour, 0.0, 1.0) * 255.0).astype(np.float32)
+
+    def _own_albedo(self, render, inside: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """The mesh's own colour at the ``inside`` pixels in [0, 1] (the soft edge's ring just
+        outside the mask takes its neighbour's colour), jittered per image for 'jitter'."""
+        own = render.albedo
+        ring = cv2.dilate(own, np.ones((3, 3), np.uint8))
+        own = np.where(render.mask[..., None], own, ring)
+        base = own.reshape(-1, 3)[inside].astype(np.float32) / 255.0
+        if self.config.appearance == "jitter":
+            hsv = cv2.cvtColor(base[None], cv2.COLOR_RGB2HSV)[0]  # float: H in degrees [0, 360)
+            hsv[:, 0] = np.mod(hsv[:, 0] + rng.uniform(-1, 1) * self.config.jitter_hue_deg, 360.0)
+            hsv[:, 1] = np.clip(hsv[:, 1] * rng.uniform(1 - self.config.jitter_gain, 1 + self.config.jitter_gain), 0, 1)
+            base = cv2.cvtColor(hsv[None], cv2.COLOR_HSV2RGB)[0]
+            base = base * rng.uniform(1 - self.config.jitter_gain, 1 + self.config.jitter_gain, 3).astype(np.float32)
+        return np.clip(base, 0.0, 1.0)
 
     def _light_direction(self, rng: np.random.Generator) -> np.ndarray:
         """Toward the light, in camera axes: within max angle of the viewer's direction."""

@@ -1,7 +1,8 @@
 """Bring an outside mesh into the library: rotate to the canonical frame, normalize, register.
 
 Canonical frame: +Z up, the object's front toward -Y, bounding-box centre at the origin,
-longest side 1. The user names which source axes were front and up; everything else is
+longest side 1. The mesh's own appearance (vertex or face colours, a UV texture and its
+material, a base colour) is kept in the library GLB (:func:`own_appearance`). The user names which source axes were front and up; everything else is
 checked here so a bad file fails with one line saying what to fix, before anything is
 written. A new synset is accepted only together with a class ``name`` (so the manifest
 never holds a nameless class); an existing class can be named by synset, name or
@@ -88,10 +89,39 @@ def _load_parts(path: Path) -> list[tuple[str, trimesh.Trimesh]]:
         geom = scene.geometry[geom_name]
         if isinstance(geom, trimesh.Trimesh) and len(geom.faces):
             mesh = trimesh.Trimesh(np.asarray(geom.vertices, float), np.asarray(geom.faces), process=False)
+            appearance = own_appearance(geom)
+            if appearance is not None:
+                mesh.visual = appearance
             mesh.remove_unreferenced_vertices()  # a stray vertex must not move the box the model is normalized by
             mesh.apply_transform(transform)
             parts.append((str(node), mesh))
     return parts
+
+
+def own_appearance(geom: trimesh.Trimesh):
+    """The mesh's own appearance, kept on import into the library GLB: vertex colours, face
+    colours, a UV texture with its material, or a material's base colour (None: no appearance,
+    the model renders with the backend's random colours as before)."""
+    visual = getattr(geom, "visual", None)
+    if visual is None or not visual.defined:
+        return None
+    kind = visual.kind
+    try:
+        if kind == "vertex":
+            return trimesh.visual.ColorVisuals(vertex_colors=np.asarray(visual.vertex_colors, np.uint8))
+        if kind == "face":
+            return trimesh.visual.ColorVisuals(face_colors=np.asarray(visual.face_colors, np.uint8))
+        if kind == "texture" or isinstance(visual, trimesh.visual.TextureVisuals):
+            uv = getattr(visual, "uv", None)
+            material = getattr(visual, "material", None)
+            if uv is not None and len(uv) == len(geom.vertices):
+                return trimesh.visual.TextureVisuals(uv=np.asarray(uv, np.float64), material=material)
+            if material is not None:  # a base colour without texture coordinates: one colour per vertex
+                colour = np.asarray(material.main_color, np.uint8).reshape(-1)[:4]
+                return trimesh.visual.ColorVisuals(vertex_colors=np.tile(colour, (len(geom.vertices), 1)))
+    except (ValueError, TypeError, AttributeError):  # a malformed visual: keep the geometry, drop the appearance
+        return None
+    return None
 
 
 def check_geometry(name: str, parts: list[tuple[str, trimesh.Trimesh]]) -> tuple[np.ndarray, np.ndarray]:
@@ -203,8 +233,11 @@ def import_mesh(
     transform = np.eye(4)
     transform[:3, :3] = R * scale
     transform[:3, 3] = -R @ centre * scale
-    if len(parts) > MAX_PARTS:  # the renderer colours at most 254 parts: merge them
-        parts = [("body", trimesh.util.concatenate([m for _, m in parts]))]
+    if len(parts) > MAX_PARTS:  # the renderer colours at most 254 parts: merge them (their own colours kept per vertex)
+        merged = [m for _, m in parts]
+        if any(m.visual.defined for m in merged) and len({m.visual.kind for m in merged}) > 1:
+            merged = [_as_vertex_colours(m) for m in merged]
+        parts = [("body", trimesh.util.concatenate(merged))]
     scene = trimesh.Scene()
     used: set[str] = set()
     for index, (part_name, mesh) in enumerate(parts):
@@ -254,6 +287,21 @@ def import_mesh(
                 pass
         raise UserError(f"cannot write into the CAD library {library.root}: {exc.strerror or exc}; check permissions and free space") from None
     return model
+
+
+def _as_vertex_colours(mesh: trimesh.Trimesh) -> trimesh.Trimesh:
+    """The mesh with its appearance as vertex colours (grey when it has none), so parts of
+    different kinds can be concatenated."""
+    mesh = mesh.copy()
+    try:
+        colours = mesh.visual.to_color().vertex_colors if mesh.visual.defined else None
+    except (ValueError, TypeError, AttributeError):
+        colours = None
+    colours = np.asarray(colours if colours is not None else [128, 128, 128, 255], np.uint8)
+    if colours.ndim == 1:
+        colours = np.tile(colours[:4], (len(mesh.vertices), 1))
+    mesh.visual = trimesh.visual.ColorVisuals(vertex_colors=colours)
+    return mesh
 
 
 def _free_id(library: CadLibrary, stem: str) -> str:

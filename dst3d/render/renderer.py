@@ -5,7 +5,10 @@ pyrender's PBR pass (4x MSAA, lights, ~40 views/s here) we draw pyrender's segme
 pass with our own two-line shaders (``shaders/``): it has multisampling off and no lights,
 and writes camera-space normals and a part id per pixel. Everything the pipeline needs
 (mask, metric depth, normal map, a clay RGB, the appearance backend's materials) is
-derived from that one pass on the CPU.
+derived from that one pass on the CPU. A model with its own appearance (vertex colours,
+textures, base colours kept by ``dst3d cad import``) gets a second draw of the same nodes
+that writes the own colour per pixel (``RenderResult.albedo``), for the render backend's
+``appearance: own|jitter``; models without one cost one pass as before.
 """
 
 from __future__ import annotations
@@ -91,6 +94,7 @@ class RenderResult:
     K: np.ndarray
     znear: float
     zfar: float
+    albedo: np.ndarray | None = None  # (H, W, 3) uint8: the mesh's own colour per pixel (models with an appearance), else None
 
     @cached_property
     def depth(self) -> np.ndarray:
@@ -236,6 +240,33 @@ def _shared_gl() -> _SharedGL:
     return _shared
 
 
+def own_colours(part: trimesh.Trimesh) -> np.ndarray | None:
+    """(V, 4) uint8 RGBA per vertex of the part's own appearance, or None when it has none.
+
+    Vertex colours as they are; face colours averaged onto vertices; a UV texture sampled at
+    each vertex's texture coordinate (a per-vertex approximation of the texture: exact for
+    vertex-coloured scans such as LM-O's, blurred for a coarse mesh with a detailed texture);
+    a material's base colour everywhere.
+    """
+    visual = getattr(part, "visual", None)
+    if visual is None or not visual.defined:
+        return None
+    try:
+        if visual.kind == "vertex":
+            colours = np.asarray(visual.vertex_colors)
+        else:
+            colours = np.asarray(visual.to_color().vertex_colors)
+    except (ValueError, TypeError, AttributeError, IndexError):
+        return None
+    if colours.ndim == 1:
+        colours = np.tile(colours.reshape(-1)[:4], (len(part.vertices), 1))
+    if colours.shape[0] != len(part.vertices):
+        return None
+    if colours.shape[1] == 3:
+        colours = np.column_stack([colours, np.full(len(colours), 255)])
+    return np.ascontiguousarray(colours[:, :4], dtype=np.uint8)
+
+
 class Renderer:
     """Renders one CAD model (a list of parts) from any camera; the model is uploaded once.
 
@@ -252,9 +283,18 @@ class Renderer:
         self._gl = _shared_gl()
         self._gl.offscreen(self.width, self.height)  # fail here, not mid-run, without GL
         self.seg_map = {}
-        for index, part in enumerate(parts):
+        colours = [own_colours(part) for part in parts]
+        self.has_appearance = any(c is not None for c in colours)
+        for index, (part, colour) in enumerate(zip(parts, colours)):
+            if self.has_appearance:  # the same draw's geometry, with the own colour as a vertex attribute
+                part = trimesh.Trimesh(part.vertices, part.faces, process=False,
+                                       vertex_colors=colour if colour is not None else np.full((len(part.vertices), 4), 128, np.uint8))
+            else:
+                part = trimesh.Trimesh(part.vertices, part.faces, process=False)
             node = self._gl.scene.add(pyrender.Mesh.from_trimesh(part, smooth=False))
             self.seg_map[node] = np.array([index + 1, 0, 0], dtype=np.float64)
+        # the albedo pass: the same nodes, the same part ids, colour flag on (shaders/segmentation.frag)
+        self.albedo_map = {node: value + np.array([0.0, 255.0, 0.0]) for node, value in self.seg_map.items()}
 
     def render(self, R: np.ndarray, t: np.ndarray, K: np.ndarray) -> RenderResult:
         """Render with an object-to-camera pose (OpenCV axes, BOP style) and intrinsics K."""
@@ -273,7 +313,11 @@ class Renderer:
         offscreen = gl.offscreen(self.width, self.height)
         offscreen._renderer.draw_order = list(self.seg_map)
         rgba, window_depth = offscreen.render(gl.scene, flags=flags, seg_node_map=self.seg_map)
-        return RenderResult(gbuffer=rgba, window_depth=window_depth, R=R, t=t, K=K, znear=self.znear, zfar=self.zfar)
+        albedo = None
+        if self.has_appearance:  # a second draw of the same geometry (the camera unchanged): the own colours
+            colour, _ = offscreen.render(gl.scene, flags=flags, seg_node_map=self.albedo_map)
+            albedo = np.where((rgba[..., 3] != BACKGROUND_ID)[..., None], colour[..., :3], 0).astype(np.uint8)
+        return RenderResult(gbuffer=rgba, window_depth=window_depth, R=R, t=t, K=K, znear=self.znear, zfar=self.zfar, albedo=albedo)
 
     def close(self) -> None:
         for node in self.seg_map:
