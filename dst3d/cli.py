@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "dst3d.kcf.commands",  # filter
     "dst3d.hub.commands",  # publish
     "dst3d.exporters.commands",  # export
+    "dst3d.ingest.commands",  # import-bop
 ]
 
 
