@@ -216,6 +216,9 @@ CASES = [
     ("export-unknown-format", ["export", "{w}/ds", "--format", "pascal", "--out", "{w}/exp"], None, "pascal"),
     ("export-out-not-empty", ["export", "{w}/ds", "--format", "coco", "--out", "{w}/notempty"], None, None),
     ("export-deleted-shard", ["export", "{w}/ds_missing", "--format", "coco", "--out", "{w}/exp"], None, "missing"),
+    # import-bop
+    ("import-bop-missing-scene", ["import-bop", "{w}/no-scene", "--out", "{w}/real"], None, None),
+    ("import-bop-scene-is-a-dataset", ["import-bop", "{w}/ds", "--out", "{w}/real"], None, None),
     ("export-truncated-shard", ["export", "{w}/ds_truncated", "--format", "coco", "--out", "{w}/exp"], None, "damaged"),
     ("export-unknown-split", ["export", "{w}/ds", "--format", "coco", "--out", "{w}/exp", "--split", "nosuch"], None, "nosuch"),
     ("export-coco-path-traversal", ["export", "{w}/evil", "--format", "coco", "--out", "{w}/exp"], None, None),
