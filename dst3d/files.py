@@ -53,3 +53,17 @@ def probe_writable(folder: str | os.PathLike, hint: str) -> None:
     except OSError as exc:
         raise UserError(f"cannot write to {folder} ({exc.strerror or exc}); {hint}") from None
 
+
+def read_json_object(path: str | os.PathLike, what: str, example: str) -> dict:
+    """The JSON object in a user's file (keypoints, rotations, ...), or one line saying what
+    is wrong with it and what it should look like (``example``)."""
+    from .errors import UserError
+
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UserError(f"cannot read {what} file {path}: {exc}; give a JSON object like {example}") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{what} file {path} must hold a JSON object like {example}")
+    return data
+

@@ -309,7 +309,7 @@ def test_ctrl_c_says_what_happened_and_exits_130(tmp_path):
     """A real SIGINT in the middle of a generate: one line, exit 130, finished work kept."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"}
     out = tmp_path / "ds"
-    proc = subprocess.Popen([sys.executable, "-m", "dst3d", "generate", "--classes", "car,chair", "--per-class", "40", "--size", "64",
+    proc = subprocess.Popen([sys.executable, "-m", "dst3d", "generate", "--classes", "car,chair", "--per-class", "400", "--size", "64",
                              "--out", str(out), "--no-progress"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     while time.time() < deadline and not (out / "dst3d_job.json").exists():

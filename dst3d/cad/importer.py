@@ -18,7 +18,7 @@ import numpy as np
 import trimesh
 
 from ..errors import UserError
-from ..files import write_bytes_atomic
+from ..files import read_json_object, write_bytes_atomic
 from .library import CadClass, CadLibrary, CadModel, Symmetry
 
 SUPPORTED = (".obj", ".glb", ".gltf", ".ply", ".off", ".stl")
@@ -58,15 +58,7 @@ def parse_symmetry(text: str) -> Symmetry:
 
 def read_keypoints(path: Path) -> dict:
     """Keypoints for an import from a JSON object {name: [x, y, z]}."""
-    import json
-
-    try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as exc:
-        raise UserError(f"cannot read keypoints from {path}: {exc}; give a JSON object like {{\"nose\": [0, 0.1, 2.5]}}") from None
-    if not isinstance(data, dict):
-        raise UserError(f"keypoints file {path} must hold a JSON object like {{\"nose\": [0, 0.1, 2.5]}}")
-    return data
+    return read_json_object(path, "keypoints", '{"nose": [0, 0.1, 2.5]}')
 
 
 def canonical_rotation(front: np.ndarray, up: np.ndarray) -> np.ndarray:

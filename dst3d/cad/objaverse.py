@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
+from ..files import read_json_object
 from ..shipped import shipped
 from .release import Job, objaverse_license, objaverse_module, run_jobs
 
@@ -46,12 +47,7 @@ def lvis_categories_for(synset: str, mapping: list[dict], broader: bool) -> list
 
 
 def read_rotations(path: Path) -> dict[str, np.ndarray]:
-    try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as exc:
-        raise UserError(f"cannot read rotations file {path}: {exc}") from None
-    if not isinstance(data, dict):
-        raise UserError(f"rotations file {path} must hold a JSON object {{uid: 3x3 rotation}}")
+    data = read_json_object(path, "rotations", "{uid: 3x3 rotation}")
     out = {}
     for uid, value in data.items():
         try:
