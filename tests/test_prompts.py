@@ -80,3 +80,23 @@ def test_resolve_classes():
     assert len(resolve_classes(["all"])) == 1000
     with pytest.raises(UserError, match="did you mean"):
         resolve_classes(["goldfishh"])
+
+
+def test_every_library_class_has_its_own_descriptors(tmp_path):
+    """Every class of the shipped CAD library has its own names, appearance, materials and settings,
+    and its names are about that synset: one shares a word with the synset's ImageNet lemmas (the class
+    list is the independent source), so an entry filed under the wrong id fails."""
+    grammar, config = load_grammar(), PromptConfig(llm_cache=str(tmp_path))
+    library = CadLibrary()
+    assert len(library.manifest.classes) >= 40
+    words = lambda text: set(re.findall(r"[a-z]+", text.lower())) - {"a", "of", "the"}
+    for synset in library.manifest.classes:
+        d = grammar.classes.get(synset)
+        assert d is not None, f"{synset} ({library.manifest.classes[synset].name}) has no descriptors"
+        assert d.names and len(d.appearance) >= 5 and len(d.material) >= 3, synset
+        assert len(grammar.descriptor(synset, d.names[0]).settings) >= 4, synset  # own, or the group's (vehicles: roads, air, water)
+        lemmas = set().union(*(words(n) for n in imagenet_class(synset).names))
+        assert any(words(name) & lemmas for name in d.names), (synset, d.names, lemmas)
+        texts = [build_prompt(config, synset, imagenet_class(synset).name, 1, i)[0] for i in range(12)]
+        assert all(any(name in t for name in d.names) for t in texts), (synset, texts[:2])
+        assert len(set(texts)) >= 10, synset
