@@ -189,6 +189,9 @@ def test_release_import_coincides_and_renders_the_official_view(release, objaver
         assert np.abs(got.vertices - originals[mid].vertices).max() < 2e-6, new_id
         tags = dict(part.split("=", 1) for part in model.source.replace(" (approximate)", "").split("; ")[1:])
         assert tags["strength"] == str(strength) and tags["strategy"] == str(strategy)
+        # the same facts as typed tags (what filters and review read)
+        assert model.tags.strength == {1: "good", 2: "approximate"}[strength] and model.tags.sampling_strategy == strategy
+        assert model.tags.needs_review == (["elevation_offset"] if el else []), new_id
         # 2. official records -> dst3d viewpoints render the official view
         from dst3d.cad.release import official_to_viewpoint
 
@@ -248,7 +251,7 @@ def test_release_filters_and_local_objaverse_folder(release, tmp_path, capsys, m
     lib = CadLibrary(lib_dir)
     ids = sorted(m.id for c in lib.manifest.classes.values() for m in c.models)
     assert len(ids) == 2 and any(i.startswith("shapenet_") for i in ids) and any(i.startswith("objaverse_") for i in ids)
-    assert all("strength=1" in m.source for c in lib.manifest.classes.values() for m in c.models)
+    assert all("strength=1" in m.source and m.tags.strength == "good" for c in lib.manifest.classes.values() for m in c.models)
 
 
 def test_release_bad_input_one_line_each_nothing_half_written(release, tmp_path, capsys, monkeypatch):
@@ -322,6 +325,7 @@ def test_fetch_objaverse_on_the_stub(release, objaverse_stub, tmp_path, capsys, 
     models = [m for c in lib.manifest.classes.values() for m in c.models]
     assert [m.id for m in models] == [f"objaverse_{UIDS['aeroplane_00']}"]  # the cc0 one filtered out
     assert "orientation=file" in models[0].source and "approximate" in models[0].source and models[0].license == "CC-BY-4.0"
+    assert models[0].tags.strength == "approximate" and models[0].tags.needs_review == []  # LVIS "airplane" is broader than airliner
     got = canonical(lib, models[0].id)
     assert np.abs(got.vertices - originals["aeroplane_00"].vertices).max() < 2e-6
     # without a rotation: an estimate, flagged
@@ -329,7 +333,14 @@ def test_fetch_objaverse_on_the_stub(release, objaverse_stub, tmp_path, capsys, 
                               "--cad-library", lib_dir], capsys, monkeypatch)
     assert code == 0, err
     est = CadLibrary(lib_dir).model(f"objaverse_{UIDS['aeroplane_01']}")[1]
-    assert "orientation=estimated" in est.source and est.normalization["orientation_estimated"] == 1.0
+    assert "orientation=estimated" in est.source and est.tags.needs_review == ["orientation_estimated"]
+    code, out, err = run_cli(["cad", "review", "airliner", "--out", tmp_path / "review.png", "--size", "48", "--cad-library", lib_dir], capsys, monkeypatch)
+    assert code == 0 and f"note: {est.id}: approximate, review: orientation estimated" in out.splitlines(), out
+    # fixing the orientation by hand clears its review flag, and only that one
+    code, out, err = run_cli(["cad", "orient", est.id, "--rotate", "z:90", "--cad-library", lib_dir], capsys, monkeypatch)
+    assert code == 0, err
+    fixed = CadLibrary(lib_dir).model(est.id)[1]
+    assert fixed.tags.needs_review == [] and fixed.tags.strength == "approximate"
 
 
 def test_lvis_mapping_is_wordnet_consistent():

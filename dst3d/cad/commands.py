@@ -51,7 +51,7 @@ def register(app: typer.Typer) -> None:
 
         lib = CadLibrary(cad_library)
         table = Table(title=f"CAD library {lib.root}")
-        for column in ("synset", "class", "pascal3d", "models", "faces", "symmetry", "licence"):
+        for column in ("synset", "class", "pascal3d", "models", "faces", "symmetry", "licence", "tags"):
             table.add_column(column, overflow="fold")
         for synset, cls in sorted(lib.manifest.classes.items()):
             faces = [m.faces for m in cls.models]
@@ -59,6 +59,7 @@ def register(app: typer.Typer) -> None:
             table.add_row(
                 synset, cls.name, cls.pascal3d or "-", ", ".join(m.id for m in cls.models) or "-",
                 f"{min(faces)}-{max(faces)}" if faces else "-", ", ".join(syms), ", ".join(sorted({m.license for m in cls.models})),
+                _tags_summary(cls.models),
             )
         Console().print(table)
 
@@ -109,6 +110,26 @@ def _split(values: Optional[list[str]]) -> Optional[list[str]]:
     if not values:
         return None
     return [c.strip() for v in values for c in v.split(",") if c.strip()]
+
+
+def _tags_summary(models) -> str:
+    """A class's tags counted over its models ('good 3, approximate 2, strategy 1: 5, review 1'), '-' when none."""
+    from collections import Counter
+
+    counts: Counter = Counter()
+    for m in models:
+        if m.tags.strength:
+            counts[m.tags.strength] += 1
+        if m.tags.sampling_strategy:
+            counts[f"strategy {m.tags.sampling_strategy}"] += 1
+        if m.tags.needs_review:
+            counts["review"] += 1
+    return ", ".join(f"{k} {n}" if not k.startswith("strategy") else f"{k}: {n}" for k, n in sorted(counts.items())) or "-"
+
+
+def review_notes(models) -> list[str]:
+    """One line per model with tags worth a look on a review sheet: approximate or flagged for review."""
+    return [f"note: {m.id}: {m.tags.text()}" for m in models if m.tags.needs_review or m.tags.strength == "approximate"]
 
 
 def _report(summary: dict, what: str) -> None:
@@ -185,13 +206,18 @@ def _register_release(cad: typer.Typer) -> None:
         size: int = typer.Option(128, min=32, help="tile size in pixels"),
         cad_library: Optional[Path] = typer.Option(None, help=LIBRARY_HELP),
     ) -> None:
-        """One sheet: every model of the class (one row each) at the same canonical views, so a misaligned one stands out."""
+        """One sheet: every model of the class (one row each) at the same canonical views, so a misaligned one stands out.
+
+        Then one line per model whose tags ask for a look (approximate, orientation estimated, elevation offset).
+        """
         from .library import CadLibrary
         from ..viz.cad_review import review_sheet
 
         lib = CadLibrary(cad_library)
         path = review_sheet(lib, name, out or Path(f"review_{lib.resolve_class(name)}.png"), size)
         typer.echo(str(path))
+        for line in review_notes(lib.cls(name).models):  # the models this sheet is for: approximate or flagged
+            typer.echo(line)
 
     @cad.command("orient")
     def orient_(

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import trimesh
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_serializer, model_validator
 
 from ..errors import UserError
 from ..files import write_text_atomic
@@ -23,6 +24,7 @@ from ..shipped import shipped
 
 DEFAULT_LIBRARY = shipped("cad_aligned")
 MANIFEST = "manifest.json"
+MANIFEST_VERSION = 2  # 2: typed model tags (version 1 kept them in source/normalization strings; migrated on load)
 
 
 class Symmetry(BaseModel):
@@ -37,6 +39,73 @@ class Symmetry(BaseModel):
     type: Literal["none", "mirror", "rotational"] = "none"
     axis: Literal["x", "y", "z"] = "z"
     order: int = 0
+
+
+ReviewReason = Literal["orientation_estimated", "elevation_offset"]
+REVIEW_TEXT = {"orientation_estimated": "orientation estimated automatically",
+               "elevation_offset": "3D-DST elevation offset (labels exact only on the front meridian)"}
+
+
+class ModelTags(BaseModel):
+    """Typed facts about a model that tools act on (filters, review), instead of key=value text
+    buried in ``source``: ``source`` stays human-readable provenance, these are for code.
+
+    ``strength``: how well the model matches its class: 3D-DST's release strength 1 (``good``) or
+    2 (``approximate``: it only approximates the class), or an Objaverse object of a broader LVIS
+    category (``approximate``); None when nobody said. ``sampling_strategy``: the release's pose
+    sampling strategy (1-5). ``needs_review``: why ``dst3d cad review`` should be looked at for it
+    (cleared by ``dst3d cad orient`` for an estimated orientation).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    strength: Literal["good", "approximate"] | None = None
+    sampling_strategy: int | None = Field(None, ge=1, le=5)
+    needs_review: list[ReviewReason] = Field(default_factory=list)
+
+    @model_serializer(mode="wrap")
+    def _only_set(self, handler) -> dict:
+        """Unset tags are left out, so a parametric model's manifest entry carries none."""
+        return {k: v for k, v in handler(self).items() if v not in (None, [])}
+
+    def text(self) -> str:
+        """One short line for tables and review notes, '' when there are no tags."""
+        parts = [self.strength or "", f"strategy {self.sampling_strategy}" if self.sampling_strategy else ""]
+        parts += [f"review: {reason.replace('_', ' ')}" for reason in self.needs_review]
+        return ", ".join(p for p in parts if p)
+
+
+def tags_from_v1(model: dict) -> dict:
+    """The tags a version-1 manifest implied through its strings and numbers (the migration).
+
+    Release imports wrote ``strength=N``, ``strategy=N`` and ``el_offset=X`` into ``source`` and
+    ``release_strength``/``release_strategy`` into ``normalization``; Objaverse fetches wrote
+    ``orientation=estimated`` (and ``orientation_estimated`` = 1) and ``approximate=lvis-broader``.
+    An ``oriented ...`` note in ``source`` means the orientation was fixed by hand since.
+    """
+    source, norm = str(model.get("source") or ""), model.get("normalization") or {}
+    text = dict(re.findall(r"(\w+)=([^;\s]+)", source))
+    tags: dict = {}
+    strength = norm.get("release_strength", text.get("strength"))
+    if strength is not None:
+        tags["strength"] = "approximate" if float(strength) == 2 else "good"
+    if "approximate" in text:
+        tags["strength"] = "approximate"
+    strategy = norm.get("release_strategy", text.get("strategy"))
+    if strategy is not None and 1 <= float(strategy) <= 5:
+        tags["sampling_strategy"] = int(float(strategy))
+    review = []
+    estimated = float(norm.get("orientation_estimated", 0)) == 1.0 or text.get("orientation") == "estimated"
+    if estimated and "oriented " not in source:
+        review.append("orientation_estimated")
+    offset = norm.get("release_elevation_offset", text.get("el_offset"))
+    try:
+        if offset is not None and float(offset) != 0.0:
+            review.append("elevation_offset")
+    except ValueError:
+        pass
+    if review:
+        tags["needs_review"] = review
+    return tags
 
 
 class CadModel(BaseModel):
@@ -54,6 +123,15 @@ class CadModel(BaseModel):
     keypoints: dict[str, list[float]] = Field(default_factory=dict)
     symmetry: Symmetry = Symmetry()
     faces: int = 0
+    tags: ModelTags = Field(default_factory=ModelTags, description="typed tags: strength, sampling strategy, review flags")
+
+    @model_serializer(mode="wrap")
+    def _without_empty_tags(self, handler) -> dict:
+        """No ``tags`` key when there are none (parametric models): the manifest stays as lean as before."""
+        data = handler(self)
+        if not data.get("tags"):
+            data.pop("tags", None)
+        return data
 
 
 class CadClass(BaseModel):
@@ -66,8 +144,27 @@ class CadClass(BaseModel):
 
 class Manifest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    version: int = 1
+    version: int = MANIFEST_VERSION
     classes: dict[str, CadClass] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _migrate(cls, data):
+        """Older manifests load: version 1 gets its tags derived (:func:`tags_from_v1`) and is
+        written back as the current version on the next save; a newer one is refused."""
+        if not isinstance(data, dict):
+            return data
+        version = data.get("version", 1)
+        if not isinstance(version, int) or version > MANIFEST_VERSION:
+            raise ValueError(f"manifest version {version!r} is newer than this dst3d reads ({MANIFEST_VERSION}); upgrade dst3d")
+        if version >= MANIFEST_VERSION:
+            return data
+        data = dict(data, version=MANIFEST_VERSION, classes=dict(data.get("classes") or {}))
+        for synset, cls_data in data["classes"].items():
+            if isinstance(cls_data, dict) and isinstance(cls_data.get("models"), list):
+                models = [dict(m, tags=m.get("tags", tags_from_v1(m))) if isinstance(m, dict) else m for m in cls_data["models"]]
+                data["classes"][synset] = dict(cls_data, models=models)
+        return data
 
 
 class CadLibrary:
@@ -81,7 +178,7 @@ class CadLibrary:
         try:
             self.manifest = Manifest.model_validate_json(path.read_text())
         except ValueError as exc:
-            raise UserError(f"CAD manifest {path} is invalid: {str(exc).splitlines()[0]}") from None
+            raise UserError(f"CAD manifest {path} is invalid: {_first_error(exc)}") from None
         self._parts: dict[str, list[trimesh.Trimesh]] = {}
 
     # --- lookup -------------------------------------------------------------
@@ -155,6 +252,17 @@ class CadLibrary:
     def save(self) -> None:
         """Atomic manifest write: a crash never leaves a truncated manifest."""
         write_text_atomic(self.root / MANIFEST, json.dumps(self.manifest.model_dump(mode="json"), indent=1) + "\n")
+
+
+def _first_error(exc: ValueError) -> str:
+    """Where and what the first validation error is ('classes.n1.models.0.tags.strength: Input should be ...');
+    pydantic's own first line only says how many errors there are."""
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        first = errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        return f"{where}: {first.get('msg', '')}" if where else str(first.get("msg", ""))
+    return (str(exc).splitlines() or [type(exc).__name__])[0]
 
 
 def resolve_class(item: str, library: CadLibrary | None = None, need_model: bool = True) -> tuple[str, str]:

@@ -95,6 +95,15 @@ def estimate_rotation(path: Path) -> np.ndarray:
     return canonical_rotation(front, up)
 
 
+def objaverse_tags(relation: str, orientation: str) -> dict:
+    """ModelTags of a fetched object: a broader LVIS category only approximates the class; an
+    estimated orientation is flagged for `dst3d cad review` (`dst3d cad orient` clears it)."""
+    tags: dict = {"strength": "approximate" if relation == "broader" else "good"}
+    if orientation == "estimated":
+        tags["needs_review"] = ["orientation_estimated"]
+    return tags
+
+
 def fetch_objaverse(library, classes: list[str], per_class: int, licenses: list[str] | None = None,
                     rotations: Path | None = None, broader: bool = False, workers: int = 1, progress: bool = False,
                     mapping_path: Path | None = None) -> dict:
@@ -159,7 +168,7 @@ def fetch_objaverse(library, classes: list[str], per_class: int, licenses: list[
         source = (f"Objaverse {uid} (LVIS {info['lvis']}); lvis_relation={info['relation']}; orientation={how}"
                   + ("; approximate=lvis-broader" if info["relation"] == "broader" else ""))
         jobs.append(Job(synset, cls.name if cls else (known.name if known else name), f"objaverse_{uid}", str(path),
-                        np.asarray(R).tolist(), source, info["license"], {"orientation_estimated": float(how == "estimated")}))
+                        np.asarray(R).tolist(), source, info["license"], {}, objaverse_tags(info["relation"], how)))
     done, failed = run_jobs(library, jobs, workers, progress, "fetch objaverse")
     summary["imported"], summary["failed"] = done, summary["failed"] + failed
     return summary

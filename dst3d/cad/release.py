@@ -337,6 +337,7 @@ class Job:
     source: str
     license: str
     extra: dict  # numbers for the normalization record
+    tags: dict = field(default_factory=dict)  # the model's ModelTags (strength, strategy, review flags)
 
 
 @dataclass
@@ -397,7 +398,7 @@ def stage_one(job: Job, staging_root: str) -> Staged:
         rotated = work / "rotated.glb"
         rotated.write_bytes(scene.export(file_type="glb"))
         (work / "lib").mkdir()
-        (work / "lib" / "manifest.json").write_text('{"version": 1, "classes": {}}\n')
+        (work / "lib" / "manifest.json").write_text('{"classes": {}}\n')
         lib = CadLibrary(work / "lib")
         model = import_mesh(lib, rotated, job.synset, front="-y", up="+z", model_id=job.model_id, source=job.source,
                             license=job.license, name=job.class_name, size_m=1.0)
@@ -415,7 +416,7 @@ def stage_one(job: Job, staging_root: str) -> Staged:
         front = _axis_name(R.T @ np.array([0.0, -1.0, 0.0]))
         up = _axis_name(R.T @ np.array([0.0, 0.0, 1.0]))
         data = model.model_dump(mode="json")
-        data.update(normalization=record, front=front, up=up)
+        data.update(normalization=record, front=front, up=up, tags=dict(job.tags))
         out.model = data
         out.glb = str(lib.mesh_path(model))
         return out
@@ -503,9 +504,14 @@ def release_source(kind: str, row: ReleaseRow, where: str) -> str:
             f"az_offset={row.azimuth_offset:g}; el_offset={row.elevation_offset:g}")
 
 
-def release_tags(source: str) -> dict[str, str]:
-    """The key=value tags a release import wrote into a model's ``source`` (strength, strategy, ...)."""
-    return dict(re.findall(r"(\w+)=([^;\s]+)", source or ""))
+def release_tags(row: ReleaseRow) -> dict:
+    """The ModelTags of a release row: strength 1 -> good, 2 -> approximate; its sampling strategy;
+    a review flag for a non-zero elevation offset (exact only on the front meridian, module doc).
+    ``--exclude-approximate`` filters on these tags, so the filter and the stored tag cannot disagree."""
+    tags: dict = {"strength": "approximate" if row.strength == 2 else "good", "sampling_strategy": row.strategy}
+    if row.elevation_offset != 0:
+        tags["needs_review"] = ["elevation_offset"]
+    return tags
 
 
 def import_release(library, csv_path: Path | None, sources: Sources, classes: list[str] | None = None,
@@ -531,7 +537,7 @@ def import_release(library, csv_path: Path | None, sources: Sources, classes: li
         if not rows:
             raise UserError(f"the release CSV has no rows for {', '.join(sorted(missing))}")
     if exclude_approximate:
-        rows = [r for r in rows if r.strength == 1]
+        rows = [r for r in rows if release_tags(r)["strength"] != "approximate"]
     if max_per_class is not None:
         seen: Counter = Counter()
         kept = []
@@ -609,8 +615,8 @@ def import_release(library, csv_path: Path | None, sources: Sources, classes: li
         work.append(Job(row.synset, name, model_id, str(path), release_rotation(row.azimuth_offset, row.elevation_offset).tolist(),
                         release_source(kind, row, where), license_,
                         {"official": BLENDER_IMPORT.tolist(), "G": G.tolist(), "release_distance": row.distance,
-                         "release_strength": float(row.strength), "release_strategy": float(row.strategy),
-                         "release_azimuth_offset": row.azimuth_offset, "release_elevation_offset": row.elevation_offset}))
+                         "release_azimuth_offset": row.azimuth_offset, "release_elevation_offset": row.elevation_offset},
+                        release_tags(row)))
 
     # pose defaults of classes the release creates (or whose models all come from it)
     defaults: dict[str, dict] = {}

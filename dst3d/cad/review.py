@@ -91,6 +91,7 @@ def orient(library, model_id: str, steps: list[tuple[str, float]]):
     new_mesh = re.sub(r"(\.o\d+)?\.glb$", f".o{version}.glb", model.mesh)
     updated = model.model_copy(update={
         "mesh": new_mesh, "normalization": rec, "keypoints": keypoints, "symmetry": sym, "source": model.source + history,
+        "tags": model.tags.model_copy(update={"needs_review": [r for r in model.tags.needs_review if r != "orientation_estimated"]}),
         "front": _axis_name(R_new.T @ np.array([0.0, -1.0, 0.0])), "up": _axis_name(R_new.T @ np.array([0.0, 0.0, 1.0])),
     })
     target = library.root / new_mesh
@@ -119,6 +120,8 @@ def _axes_rotation(front: str, up: str) -> np.ndarray:
 
 def init_library(root: Path) -> Path:
     """An empty library folder (manifest only)."""
+    from .library import Manifest
+
     root = Path(root)
     if (root / "manifest.json").exists():
         raise UserError(f"{root} already holds a CAD library (manifest.json); pass another folder")
@@ -128,7 +131,7 @@ def init_library(root: Path) -> Path:
         raise UserError(f"{root} is not empty; `cad init` makes a new library in an empty or new folder")
     try:
         root.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(root / "manifest.json", json.dumps({"version": 1, "classes": {}}, indent=1) + "\n")
+        write_text_atomic(root / "manifest.json", json.dumps(Manifest().model_dump(mode="json"), indent=1) + "\n")
     except OSError as exc:
         raise UserError(f"cannot create {root}: {exc.strerror or exc}") from None
     return root
