@@ -74,7 +74,11 @@ class TrainConfig(HeadConfig):
     freeze_backbone: bool = False
     rotation_head: bool = False
     class_heads: bool = True
-    augment: bool = True
+    augment: bool = True  # box/colour jitter and mirror flips while fine-tuning (and the effects below)
+    occlusion: float = Field(0.5, ge=0.0, le=1.0)  # probability of random erasing per crop (posenet.augment)
+    low_res: float = Field(0.3, ge=0.0, le=1.0)  # probability of down-up sampling by 0.3-0.8 per crop
+    blur: float = Field(0.3, ge=0.0, le=1.0)  # probability of a Gaussian blur per crop
+    symmetric_targets: bool = True  # fold the azimuth target of z-symmetric models into one symmetry period
     val_fraction: float = Field(0.0, ge=0.0, lt=1.0)
     label_smoothing: float = Field(0.0, ge=0.0, lt=1.0)
     split: str = "train"

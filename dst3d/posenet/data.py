@@ -47,6 +47,12 @@ class Records:
     def __len__(self) -> int:
         return len(self.ids)
 
+    def label_R(self) -> np.ndarray:
+        """(N, 3, 3) rotations of the viewpoint labels (the allocentric pose a crop shows)."""
+        from .model import rotations_from_angles
+
+        return rotations_from_angles(self.angles)
+
     def subset(self, index) -> "Records":
         index = np.asarray(index, np.int64)
         return Records(

@@ -10,6 +10,7 @@ import numpy as np
 from ..errors import UserError
 from ..progress import Progress
 from .data import Records, centre_crops, context_crops, load_records
+from .metrics import pose_metrics
 from .train import class_index, load_model, predict_images, score, write_json
 
 
@@ -78,6 +79,8 @@ def evaluate_run(run: Path, data: Path, split: str = "train", out: Path | None =
         "skipped_classes": skipped,
         "class_names": {s: records.class_names[s] for s in sorted(set(records.synsets.tolist()))},
         **scored["metrics"],
+        # scored against the viewpoint label (allocentric); the egocentric R for reference
+        "egocentric": pose_metrics(scored["errors_egocentric"], records.synsets),
         "seconds": time.perf_counter() - started,
     }
     if "metrics_rot6d" in scored:

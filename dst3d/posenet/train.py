@@ -27,6 +27,7 @@ from .. import __version__
 from ..errors import UserError
 from ..files import atomic_path, probe_writable, write_text_atomic
 from ..progress import Progress
+from .augment import Augment, augment_crops, symmetric_targets
 from .bins import PoseBins
 from .config import TrainConfig
 from .data import CONTEXT, Records, centre_crops, context_crops, jittered_crop, load_records, mirror_labels
@@ -123,9 +124,10 @@ def _colour_jitter(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return x.clamp_(0.0, 1.0)
 
 
-def fit_full(model: PoseNet, ctx: np.ndarray, cls: np.ndarray, angles: np.ndarray, R: np.ndarray, mirror: np.ndarray,
+def fit_full(model: PoseNet, ctx: np.ndarray, cls: np.ndarray, angles: np.ndarray, mirror: np.ndarray,
              bins: PoseBins, cfg: TrainConfig, advance=None) -> list[float]:
-    """Fine-tune the whole network on jittered crops; returns the mean loss per epoch."""
+    """Fine-tune the whole network on jittered, augmented crops (``angles`` are the targets,
+    already symmetry-folded when asked); returns the mean loss per epoch."""
     from .model import to_float
 
     rng = np.random.default_rng(cfg.seed)
@@ -139,6 +141,7 @@ def fit_full(model: PoseNet, ctx: np.ndarray, cls: np.ndarray, angles: np.ndarra
     optimizer = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
     scheduler = _schedule(optimizer, cfg.epochs * math.ceil(n / cfg.batch_size))
     history = []
+    effects = Augment(cfg.occlusion, cfg.low_res, cfg.blur)
     for _ in range(cfg.epochs):
         model.train()
         order = rng.permutation(n)
@@ -151,12 +154,14 @@ def fit_full(model: PoseNet, ctx: np.ndarray, cls: np.ndarray, angles: np.ndarra
                 crops = np.stack([jittered_crop(ctx[i], cfg.size, rng) for i in idx])
                 flip = mirror[idx] & (rng.random(len(idx)) < 0.5)
                 crops[flip] = crops[flip, :, ::-1]
+                crops = augment_crops(crops, rng, effects)
                 batch_angles = np.where(flip[:, None], mirror_labels(angles[idx]), angles[idx])
                 batch_R = rotations_from_angles(batch_angles)
                 x = _colour_jitter(to_float(torch.from_numpy(np.ascontiguousarray(crops))), gen)
             else:
                 crops = centre_crops(ctx[idx], cfg.size)
-                batch_angles, batch_R = angles[idx], R[idx]
+                batch_angles = angles[idx]
+                batch_R = rotations_from_angles(batch_angles)
                 x = to_float(torch.from_numpy(np.ascontiguousarray(crops)))
             targets = torch.from_numpy(bins.encode(*batch_angles.T))
             outputs = model(x, torch.from_numpy(cls[idx]))
@@ -190,16 +195,23 @@ def predict_images(model: PoseNet, crops: np.ndarray, cls: np.ndarray, batch_siz
 
 
 def score(outputs: dict, records: Records, bins: PoseBins) -> dict:
-    """Per-sample loss, decoded poses and symmetric errors (radians), and summary metrics."""
+    """Per-sample loss, decoded poses and symmetric errors (radians), and summary metrics.
+
+    Errors are against the label's viewpoint rotation (``records.label_R``: what a crop
+    around the object shows, the allocentric pose), which equals the egocentric ``R`` for
+    generated images (the object at the principal point) but not for objects off the optical
+    axis in real photos; ``errors_egocentric`` keeps the other for reference."""
+    label_R = records.label_R()
     targets = torch.from_numpy(bins.encode(*records.angles.T))
     with torch.no_grad():
-        loss = pose_loss(outputs, targets, torch.from_numpy(records.R).float()).numpy()
+        loss = pose_loss(outputs, targets, torch.from_numpy(label_R).float()).numpy()
     decoded = decode_outputs(outputs, bins)
-    errors = rotation_errors(decoded["R"], records.R, records.symmetries)
+    errors = rotation_errors(decoded["R"], label_R, records.symmetries)
     result = {"loss": loss, "angles": decoded["angles"], "R": decoded["R"], "errors": errors,
+              "errors_egocentric": rotation_errors(decoded["R"], records.R, records.symmetries),
               "metrics": pose_metrics(errors, records.synsets)}
     if "R_rot6d" in decoded:
-        rot_err = rotation_errors(decoded["R_rot6d"], records.R, records.symmetries)
+        rot_err = rotation_errors(decoded["R_rot6d"], label_R, records.symmetries)
         result["errors_rot6d"] = rot_err
         result["metrics_rot6d"] = pose_metrics(rot_err, records.synsets)
     return result
@@ -305,20 +317,21 @@ def train_pose(data: Path, out: Path, cfg: TrainConfig, progress: bool = True, o
         timings["crops_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         steps = cfg.epochs * math.ceil(len(train_idx) / cfg.batch_size)
+        targets = symmetric_targets(records.angles, records.symmetries) if cfg.symmetric_targets else records.angles
         if cfg.freeze_backbone:
             for p in model.backbone.parameters():
                 p.requires_grad_(False)
             features = extract_features(model, crops, advance=bars.task("features", len(crops)))
             timings["features_s"] = time.perf_counter() - t0
             t0 = time.perf_counter()
-            train_targets = bins.encode(*records.angles[train_idx].T)
-            history = fit_head(model.head, features[train_idx], cls[train_idx], train_targets, records.R[train_idx],
+            train_targets = bins.encode(*targets[train_idx].T)
+            history = fit_head(model.head, features[train_idx], cls[train_idx], train_targets, rotations_from_angles(targets[train_idx]),
                                epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, weight_decay=cfg.weight_decay,
                                seed=cfg.seed, label_smoothing=cfg.label_smoothing, advance=bars.task("training head", steps))
             timings["train_s"] = time.perf_counter() - t0
             outputs = predict_head(model.head, features, cls)
         else:
-            history = fit_full(model, ctx[train_idx], cls[train_idx], records.angles[train_idx], records.R[train_idx],
+            history = fit_full(model, ctx[train_idx], cls[train_idx], targets[train_idx],
                                mirror_flags(records)[train_idx], bins, cfg, advance=bars.task("training", steps))
             timings["train_s"] = time.perf_counter() - t0
             outputs = predict_images(model, crops, cls, advance=bars.task("scoring", len(crops)))
