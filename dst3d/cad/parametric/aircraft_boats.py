@@ -24,6 +24,12 @@ PLANE_PRESETS = [
          fin=3.3, stab=6.0, engines=0),
     dict(style="prop", L=8.3, R=0.62, span=11.0, chord=1.5, tip=1.5, sweep=0.0, wing_y=-0.12, wing_z=1.22, dihedral=0.02,
          fin=1.9, stab=3.4, engines=0),
+    # double-deck four-engine airliner: a span longer than the fuselage, a tall fuselage
+    dict(style="airliner", L=72.0, R=3.6, span=79.0, chord=14.0, tip=3.5, sweep=0.5, wing_y=0.0, wing_z=-0.6, dihedral=0.08,
+         fin=13.0, stab=30.0, engines=4),
+    # low-wing light plane: a long tapered wing under the cabin, no struts
+    dict(style="prop", L=7.2, R=0.58, span=12.5, chord=1.5, tip=0.8, sweep=0.04, wing_y=-0.1, wing_z=-0.8, dihedral=0.07,
+         fin=1.6, stab=3.2, engines=0, struts=False),
 ]
 
 
@@ -75,10 +81,11 @@ def build_aeroplane(p: dict) -> Model:
                             ring(tip, Y, Z, stab_chord * 0.25, stab_chord * 0.02, p=2.2, n=16)]))
     # style extras
     if style == "airliner":
-        for side in (1, -1):
-            ex = side * 0.33 * half
-            ey = wing_root_y + p["sweep"] * 0.33 * half - 0.35 * p["chord"]
-            ez = wing_z + p["dihedral"] * 0.33 * half - 1.2
+        stations = (0.33,) if p["engines"] == 2 else (0.3, 0.58)  # engine pods per wing, as fractions of the half span
+        for side, k in ((s, k) for s in (1, -1) for k in stations):
+            ex = side * k * half
+            ey = wing_root_y + p["sweep"] * k * half - (0.35 * p["chord"] if k == 0.33 else 0.35 * p["chord"] * (1 - k) / 0.67)  # outer pods sit nearer the thinner wing
+            ez = wing_z + p["dihedral"] * k * half - 1.2
             m.add("engines", loft([ring((ex, ey - 2.2, ez), X, Z, 1.05, 1.05, p=2), ring((ex, ey - 1.0, ez), X, Z, 1.2, 1.2, p=2),
                                    ring((ex, ey + 1.5, ez), X, Z, 0.8, 0.8, p=2)]))
             m.add("engines", box((0.3, 2.0, 1.0), (ex, ey + 1.2, ez + 0.9)))
@@ -101,7 +108,8 @@ def build_aeroplane(p: dict) -> Model:
                                ring((0, front + 0.24 * L, 0.85 * R), X, Z, 0.8 * R, 0.32 * R, p=3)]))
         for side in (1, -1):
             m.add("windows", box((0.04, 1.3, 0.42), (side * R * 1.0, front + 0.34 * L, 0.45 * R)))
-            m.add("wings", tube((side * R * 0.9, front + 0.33 * L, -0.45 * R), (side * 0.48 * half, wing_root_y + 0.6, wing_z - 0.05), 0.04, 6))
+            if p.get("struts", True):  # a high wing's lift struts
+                m.add("wings", tube((side * R * 0.9, front + 0.33 * L, -0.45 * R), (side * 0.48 * half, wing_root_y + 0.6, wing_z - 0.05), 0.04, 6))
         gear = [(0, front + 0.08 * L, 1.25), (0.75 * R * 1.9, front + 0.42 * L, 1.25), (-0.75 * R * 1.9, front + 0.42 * L, 1.25)]
     # landing gear: strut + wheel below the fuselage
     bottom = -R * (1.25 if style == "prop" else 1.0)
@@ -126,6 +134,10 @@ BOAT_PRESETS = [
     dict(style="speedboat", L=6.2, B=2.3, depth=1.05),
     dict(style="sailboat", L=9.0, B=3.0, depth=1.3),
     dict(style="cruiser", L=11.0, B=3.6, depth=1.9),
+    # long, narrow runabout
+    dict(style="speedboat", L=8.6, B=2.2, depth=1.0),
+    # open rowing boat: thwarts and a pair of oars, no superstructure
+    dict(style="rowboat", L=4.2, B=1.55, depth=0.62),
 ]
 
 # hull cross-section (u across, v up; v = 1 at the deck): flared topsides, a chine, a V bottom
@@ -149,7 +161,7 @@ def _hull(L: float, B: float, depth: float, deadrise: float) -> tuple[trimesh.Tr
 
 
 def build_boat(p: dict) -> Model:
-    """Boat (speedboat, sailboat, cabin cruiser): a V hull, stem at -Y and transom at +Y, with a style superstructure."""
+    """Boat (speedboat, sailboat, cabin cruiser, rowing boat): a V hull, stem at -Y and transom at +Y, with a style superstructure."""
     m = Model()
     L, B, D, style = p["L"], p["B"], p["depth"], p["style"]
     hull, deck = _hull(L, B, D, 0.3 if style == "speedboat" else 0.5)
@@ -193,6 +205,19 @@ def build_boat(p: dict) -> Model:
         m.add("hull", loft([ring((0, 0.1, 0.0), Y, X, 0.8, 0.08, p=2, n=12), ring((0, 0.4, -1.3), Y, X, 0.55, 0.07, p=2, n=12)]))  # fin keel
         m.add("hull", plate_yz([(back - 0.9, 0.3), (back - 0.3, 0.3), (back - 0.4, -0.8), (back - 0.75, -0.8)], -0.04, 0.04))  # rudder
         m.kp("top_centre", (0, mast_y, top + mast_h))
+    elif style == "rowboat":  # three thwarts across the hull, oars resting in their rowlocks
+        ys, halves = [d[0] for d in deck], [d[1] for d in deck]
+        for f in (0.3, 0.55, 0.82):
+            yy = front + f * L
+            half, zz = float(np.interp(yy, ys, halves)), deck_z(yy)
+            m.add("seats", span((-half * 0.9, yy - 0.12, zz), (half * 0.9, yy + 0.12, zz + 0.06)))  # the hull is decked: thwarts sit on it
+        yo = front + 0.58 * L
+        half, zz = float(np.interp(yo, ys, halves)), deck_z(yo)
+        for side in (1, -1):
+            m.add("oars", tube((side * (half - 0.35), yo - 0.25, zz + 0.15), (side * (half + 1.5), yo + 0.45, zz - 0.35), 0.025, 6),
+                  box((0.5, 0.03, 0.14), (side * (half + 1.45), yo + 0.43, zz - 0.33), rot_z(side * 0.4)))
+            m.add("trim", tube((side * half, yo, zz - 0.02), (side * half, yo, zz + 0.1), 0.02, 6))  # rowlock
+        m.kp("top_centre", (0, front + 0.55 * L, deck_z(front + 0.55 * L) + 0.06))
     else:  # cabin cruiser: superstructure with raked windscreen, a flybridge and a swim platform
         sy0, sy1 = -2.6, 2.4
         m.add("deck", loft([ring_xz(sy0, B * 0.3, top - 0.1, top + 0.9, p=6, top=0.8), ring_xz(sy0 + 1.2, B * 0.4, top - 0.1, top + 1.55, p=6, top=0.86),

@@ -46,8 +46,9 @@ LICENSE = "CC0-1.0"
 # exp, log, arctan2 and OpenBLAS's kernels round differently), so without this the same build
 # gives different mesh bytes (and mesh hashes) on different machines. Real geometry is >= 1e-4.
 NOISE = 1e-9
-# Models per class in the shipped library: each class's five presets. The PASCAL3D+ twelve have three presets;
-# their instances 3 and 4 are jittered copies (instance_params), so their first three models never change.
+# Models per class in the shipped library: each class's five presets, five distinct designs (the PASCAL3D+
+# twelve got their fourth and fifth designs later, appended, so their first three models never changed).
+# Instances beyond a class's presets (`cad build --instances 7`) are jittered copies (instance_params).
 INSTANCES = 5
 
 

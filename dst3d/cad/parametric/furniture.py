@@ -21,11 +21,19 @@ CHAIR_PRESETS = [
     dict(style="dining", seat_w=0.46, seat_d=0.44, seat_h=0.46, back_h=0.95),
     dict(style="folding", seat_w=0.44, seat_d=0.42, seat_h=0.45, back_h=0.82),
     dict(style="office", seat_w=0.5, seat_d=0.48, seat_h=0.5, back_h=1.1),
+    # wide, low wooden armchair: the dining frame with armrests on front posts
+    dict(style="dining", seat_w=0.58, seat_d=0.54, seat_h=0.43, back_h=0.84, arms=True),
+    # tall ladder-back bar chair: horizontal back rails, a footrest, a small seat high up
+    dict(style="dining", seat_w=0.4, seat_d=0.38, seat_h=0.76, back_h=1.12, slats="horizontal"),
 ]
 
 
 def build_chair(p: dict) -> Model:
-    """Chair (dining, folding, office): seat, legs or five-star base, backrest at +Y so the sitter faces -Y."""
+    """Chair (dining, folding, office): seat, legs or five-star base, backrest at +Y so the sitter faces -Y.
+
+    The dining frame also makes a wooden armchair (``arms``) and a ladder-back bar chair
+    (``slats="horizontal"``: back rails and a footrest), distinct designs rather than resized copies.
+    """
     m = Model()
     w, d, h, bh, style = p["seat_w"] / 2, p["seat_d"] / 2, p["seat_h"], p["back_h"], p["style"]
     seat_top = h + 0.03
@@ -41,8 +49,19 @@ def build_chair(p: dict) -> Model:
         for sx in (1, -1):
             m.add("legs", span((sx * (w - t / 2) - 0.012, -d + t, 0.2), (sx * (w - t / 2) + 0.012, d - t, 0.23)))
         m.add("back", span((-w, d - t, bh - 0.1), (w, d, bh)))
-        for x in np.linspace(-w * 0.55, w * 0.55, 3):
-            m.add("back", span((x - 0.03, d - t * 0.8, seat_top), (x + 0.03, d - t * 0.2, bh - 0.1)))
+        if p.get("slats", "vertical") == "horizontal":  # ladder back, and a footrest rail between the front legs
+            for z in np.linspace(seat_top + 0.12, bh - 0.2, 3):
+                m.add("back", span((-w + t, d - t * 0.8, z - 0.025), (w - t, d - t * 0.2, z + 0.025)))
+            m.add("legs", span((-w + t, -d + t / 2 - 0.015, 0.3), (w - t, -d + t / 2 + 0.015, 0.33)))
+        else:
+            for x in np.linspace(-w * 0.55, w * 0.55, 3):
+                m.add("back", span((x - 0.03, d - t * 0.8, seat_top), (x + 0.03, d - t * 0.2, bh - 0.1)))
+        if p.get("arms", False):  # front posts rising through the seat, armrests back to the rear legs
+            arm_z = seat_top + 0.22
+            for sx in (1, -1):
+                x = sx * (w - t / 2)
+                m.add("arms", span((x - t / 2, -d + 0.02, seat_top), (x + t / 2, -d + 0.02 + t, arm_z)),
+                      span((x - 0.04, -d - 0.02, arm_z), (x + 0.04, d, arm_z + 0.03)))
         tips = [(x, y, 0) for x, y in legs]
         back_top = (w, d, bh)
     elif style == "folding":
@@ -93,11 +112,15 @@ TABLE_PRESETS = [
     dict(style="rect", L=1.6, D=0.9, H=0.75, top=0.04),
     dict(style="round", L=1.1, D=1.1, H=0.75, top=0.035),
     dict(style="trestle", L=1.9, D=0.85, H=0.76, top=0.05),
+    # low rectangular table with a shelf between the legs
+    dict(style="rect", L=1.2, D=0.62, H=0.46, top=0.035, shelf=True),
+    # tall, small round bar table on the pedestal
+    dict(style="round", L=0.7, D=0.7, H=1.05, top=0.03),
 ]
 
 
 def build_table(p: dict) -> Model:
-    """Dining table (rectangular, round pedestal, trestle); rotational symmetry tag (2- or 4-fold)."""
+    """Dining table (rectangular, round pedestal, trestle; a low one with a shelf, a tall bar table); rotational symmetry tag (2- or 4-fold)."""
     L, D, H, t, style = p["L"] / 2, p["D"] / 2, p["H"], p["top"], p["style"]
     m = Model(symmetry=Symmetry(type="rotational", axis="z", order=4 if style == "round" else 2))
     if style == "round":
@@ -127,6 +150,8 @@ def build_table(p: dict) -> Model:
               span((-L + inset, D - inset - 0.01, H - t - 0.1), (L - inset, D - inset + 0.01, H - t)),
               span((-L + inset - 0.01, -D + inset, H - t - 0.1), (-L + inset + 0.01, D - inset, H - t)),
               span((L - inset - 0.01, -D + inset, H - t - 0.1), (L - inset + 0.01, D - inset, H - t)))
+        if p.get("shelf", False):  # a lower shelf joining the four legs
+            m.add("top", span((-L + inset, -D + inset, 0.12), (L - inset, D - inset, 0.14)))
         feet = {(sx, sy): (sx * (L - inset), sy * (D - inset)) for sx in (1, -1) for sy in (1, -1)}
     else:  # trestle: two end frames joined by a stretcher
         ex = L - 0.25
@@ -152,11 +177,15 @@ SOFA_PRESETS = [
     dict(style="three", W=2.1, D=0.92, seats=3, arm=0.2, arm_h=0.64, back_h=0.88, seat_h=0.46),
     dict(style="rolled", W=1.6, D=0.9, seats=2, arm=0.24, arm_h=0.7, back_h=0.95, seat_h=0.47),
     dict(style="sectional", W=2.5, D=0.95, seats=3, arm=0.16, arm_h=0.58, back_h=0.8, seat_h=0.43),
+    # long four-seater with thin track arms
+    dict(style="three", W=2.9, D=1.0, seats=4, arm=0.12, arm_h=0.6, back_h=0.82, seat_h=0.44),
+    # armless loveseat (a daybed-like studio couch): no arms, a low back
+    dict(style="armless", W=1.5, D=0.84, seats=2, arm=0.0, arm_h=0.0, back_h=0.76, seat_h=0.44),
 ]
 
 
 def build_sofa(p: dict) -> Model:
-    """Sofa (three-seat, rolled-arm, sectional with a chaise on its right): frame, arms, cushions, legs."""
+    """Sofa (three- or four-seat, rolled-arm, sectional with a chaise on its right, armless): frame, arms, cushions, legs."""
     W, D, style = p["W"] / 2, p["D"] / 2, p["style"]
     m = Model(symmetry=Symmetry(type="none") if style == "sectional" else Symmetry(type="mirror", axis="x"))
     arm, seat_h, back_h, arm_h = p["arm"], p["seat_h"], p["back_h"], p["arm_h"]
@@ -169,7 +198,7 @@ def build_sofa(p: dict) -> Model:
         m.add("frame", span((-W, front - chaise, leg_h), (-W + 0.85, front, seat_h - 0.12)))
     m.add("frame", span((-W + arm, D - back_d, seat_h - 0.12), (W - arm, D, back_h - 0.08)))
     # arms
-    for sx in (1, -1):
+    for sx in (1, -1) if arm > 0 else ():
         x0, x1 = (W - arm, W) if sx > 0 else (-W, -W + arm)
         y0 = front - (chaise if sx < 0 else 0.0)
         if style == "rolled":
@@ -202,7 +231,8 @@ def build_sofa(p: dict) -> Model:
     if chaise:
         m.kp("right_seat_front", (-inner, front - chaise, seat_h))
     m.kp_pair("top_back", (inner, D, back_h))
-    m.kp_pair("arm_front", (W - arm / 2, front, arm_h))
+    if arm > 0:
+        m.kp_pair("arm_front", (W - arm / 2, front, arm_h))
     if chaise:
         m.kp("right_arm_front", (-W + arm / 2, front - chaise, arm_h))
     m.kp_pair("bottom_front", (W, front, leg_h))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..library import Symmetry
-from .primitives import Model, X, Y, Z, box, loft, revolve_z, ring, ring_xz, rot_x, span, tube
+from .primitives import Model, X, Y, Z, bent_tube, box, loft, revolve_z, ring, ring_xz, rot_x, span, tube
 
 
 # --------------------------------------------------------------------------------------
@@ -22,12 +22,18 @@ BOTTLE_PRESETS = [
     dict(style="water", H=0.23, R=0.034, neck=0.0145, shoulder=0.6, neck_z=0.84, cap=0.022),
     dict(style="wine", H=0.30, R=0.038, neck=0.0145, shoulder=0.62, neck_z=0.73, cap=0.055),
     dict(style="beer", H=0.235, R=0.031, neck=0.0125, shoulder=0.45, neck_z=0.76, cap=0.011),
+    # wide sports bottle: short dome, wide mouth, a tall cap with a carry loop
+    dict(style="water", H=0.25, R=0.046, neck=0.022, shoulder=0.8, neck_z=0.88, cap=0.04, loop=True),
+    # water-cooler jug: big and squat, ribbed, narrow neck
+    dict(style="water", H=0.49, R=0.135, neck=0.028, shoulder=0.72, neck_z=0.9, cap=0.03),
 ]
 
 
 def build_bottle(p: dict) -> Model:
-    """Bottle (water, wine, beer): a revolved profile plus a label on its -Y side, so azimuth is visible."""
-    m = Model(symmetry=Symmetry(type="rotational", axis="z", order=0))
+    """Bottle (water, wine, beer; a wide sports bottle with a carry loop, a water-cooler jug): a revolved
+    profile plus a label on its -Y side, so azimuth is visible."""
+    # a carry loop leaves a half turn (the label is not counted, as for every bottle)
+    m = Model(symmetry=Symmetry(type="rotational", axis="z", order=2 if p.get("loop", False) else 0))
     H, R, rn, style = p["H"], p["R"], p["neck"], p["style"]
     zs, zn = p["shoulder"] * H, p["neck_z"] * H
     cap_h = p["cap"]
@@ -47,6 +53,9 @@ def build_bottle(p: dict) -> Model:
     elif style == "water":
         z0 = body_top
         m.add("cap", revolve_z([(0, z0), (rn * 1.35, z0), (rn * 1.35, H - 0.004), (rn * 1.25, H), (0, H)], sections=24))
+        if p.get("loop", False):  # a carry loop standing on the cap, across the x axis
+            loop_r = rn * 1.1
+            m.add("cap", bent_tube([(loop_r * np.cos(a), 0.0, H - 0.004 + loop_r * 1.2 * np.sin(a)) for a in np.linspace(0, np.pi, 9)], 0.0035))
     else:  # crown cap
         m.add("cap", revolve_z([(0, body_top - 0.003), (rn * 1.3, body_top - 0.003), (rn * 1.3, H - 0.002), (rn * 1.1, H), (0, H)], sections=24))
     # the label is the bottle's front: 150 degrees of wrap centred on -y, proud of the glass
@@ -72,11 +81,15 @@ TV_PRESETS = [
     dict(style="monitor", W=0.62, H=0.37, depth=0.05, lift=0.12),
     dict(style="crt", W=0.42, H=0.36, depth=0.42, lift=0.03),
     dict(style="tv", W=1.22, H=0.71, depth=0.06, lift=0.08),
+    # 21:9 ultrawide monitor on a tall stand
+    dict(style="monitor", W=0.86, H=0.37, depth=0.06, lift=0.1),
+    # wall-mounted TV: no stand, a flat wall bracket behind it
+    dict(style="tv", W=1.45, H=0.83, depth=0.05, lift=0.0, stand=False),
 ]
 
 
 def build_tvmonitor(p: dict) -> Model:
-    """TV monitor (flat monitor, CRT, TV on feet): bezel framing a recessed screen facing -Y, stand behind."""
+    """TV monitor (flat monitor, CRT, TV on feet, ultrawide, wall-mounted TV): bezel framing a recessed screen facing -Y, stand behind."""
     m = Model()
     w, h, depth, style = p["W"] / 2, p["H"], p["depth"], p["style"]
     z0, z1 = p["lift"], p["lift"] + p["H"]
@@ -106,6 +119,10 @@ def build_tvmonitor(p: dict) -> Model:
             m.add("stand", box((0.07, 0.025, z0 + h * 0.4), (0, depth + 0.06, (z0 + h * 0.4) / 2 + 0.01), rot_x(0.12)))
             m.add("stand", loft([ring((0, depth + 0.04, 0.0), X, Y, 0.13, 0.1, p=3), ring((0, depth + 0.04, 0.015), X, Y, 0.12, 0.09, p=3)]))
             base_front = (0, depth + 0.04 - 0.1, 0.015)
+        elif not p.get("stand", True):  # wall mount: a bracket plate behind, no feet
+            m.add("stand", span((-w * 0.3, depth + 0.03, z0 + h * 0.3), (w * 0.3, depth + 0.05, z0 + h * 0.65)))
+            m.add("lights", box((0.02, 0.01, 0.008), (w * 0.8, -0.012, z0 + 0.01)))  # standby LED
+            base_front = (0, depth * 0.5, z0)  # no stand: the housing's bottom edge, mid-depth
         else:
             for sx in (1, -1):
                 x = sx * w * 0.75

@@ -20,6 +20,10 @@ BIKE_PRESETS = [
     dict(style="mtb", r=0.36, tyre=0.06, wb=1.14, st=0.46, slope=0.14, bar=0.74, bar_h=1.0, tube=0.022),
     dict(style="road", r=0.34, tyre=0.028, wb=0.99, st=0.55, slope=0.0, bar=0.42, bar_h=0.98, tube=0.016),
     dict(style="city", r=0.35, tyre=0.045, wb=1.1, st=0.5, slope=0.4, bar=0.6, bar_h=1.1, tube=0.02),
+    # BMX: small wheels, a short low frame, wide high bars, thick tubes
+    dict(style="mtb", r=0.25, tyre=0.055, wb=0.92, st=0.28, slope=0.22, bar=0.72, bar_h=0.95, tube=0.026),
+    # small-wheel folding bike: a long seat post and stem over 16-inch wheels
+    dict(style="city", r=0.2, tyre=0.04, wb=0.98, st=0.46, slope=0.5, bar=0.55, bar_h=1.05, tube=0.022),
 ]
 
 
@@ -107,11 +111,15 @@ MOTO_PRESETS = [
     dict(style="sport", r=0.31, tyre=0.16, wb=1.42, rake=24.0, seat_h=0.83),
     dict(style="cruiser", r=0.33, tyre=0.13, wb=1.68, rake=32.0, seat_h=0.7),
     dict(style="scooter", r=0.24, tyre=0.11, wb=1.3, rake=26.0, seat_h=0.8),
+    # naked roadster: the sport frame without a fairing, a round headlight, wide raised bars
+    dict(style="sport", r=0.33, tyre=0.14, wb=1.45, rake=25.0, seat_h=0.84, naked=True),
+    # chopper: a very long wheelbase, a steep rake, a low seat
+    dict(style="cruiser", r=0.34, tyre=0.15, wb=2.0, rake=38.0, seat_h=0.62),
 ]
 
 
 def build_motorbike(p: dict) -> Model:
-    """Motorbike (sport, cruiser, scooter): torus wheels, raked fork, style bodywork, bars and mirrors."""
+    """Motorbike (sport, naked, cruiser, chopper, scooter): torus wheels, raked fork, style bodywork, bars and mirrors."""
     m = Model()
     r, wb, style = p["r"], p["wb"], p["style"]
     fa, ba = np.array([0, -wb / 2, r]), np.array([0, wb / 2, r])
@@ -129,10 +137,15 @@ def build_motorbike(p: dict) -> Model:
     hy, hz = head[1], head[2]
     if style == "sport":
         # fairing wraps the front; tank, seat and a pointed tail follow; clip-on bars sit low
-        m.add("fairing", loft([ring_xz(hy - 0.26, 0.05, hz - 0.12, hz - 0.04, p=3), ring_xz(hy - 0.16, 0.17, hz - 0.36, hz + 0.08, p=3, top=0.55),
-                               ring_xz(hy, 0.22, hz - 0.55, hz + 0.12, p=3, top=0.55), ring_xz(hy + 0.22, 0.23, r + 0.02, hz - 0.05, p=3, top=0.7),
-                               ring_xz(hy + 0.5, 0.18, r + 0.05, seat_h - 0.25, p=3), ring_xz(hy + 0.62, 0.1, r + 0.12, seat_h - 0.32, p=3)]))
-        m.add("windows", box((0.26, 0.02, 0.2), (0, hy - 0.04, hz + 0.14), rot_x(-0.9)))
+        naked = p.get("naked", False)  # a roadster: no fairing or screen, the frame and engine in view
+        if not naked:
+            m.add("fairing", loft([ring_xz(hy - 0.26, 0.05, hz - 0.12, hz - 0.04, p=3), ring_xz(hy - 0.16, 0.17, hz - 0.36, hz + 0.08, p=3, top=0.55),
+                                   ring_xz(hy, 0.22, hz - 0.55, hz + 0.12, p=3, top=0.55), ring_xz(hy + 0.22, 0.23, r + 0.02, hz - 0.05, p=3, top=0.7),
+                                   ring_xz(hy + 0.5, 0.18, r + 0.05, seat_h - 0.25, p=3), ring_xz(hy + 0.62, 0.1, r + 0.12, seat_h - 0.32, p=3)]))
+            m.add("windows", box((0.26, 0.02, 0.2), (0, hy - 0.04, hz + 0.14), rot_x(-0.9)))
+        else:
+            m.add("fairing", tube(head + (0, 0.02, -0.05), (0, hy + 0.5, seat_h - 0.2), 0.04, 8),
+                  tube(head + (0, 0.02, -0.12), (0, hy + 0.2, r - 0.02), 0.04, 8))  # frame tubes
         m.add("tank", loft([ring_xz(hy + 0.12, 0.14, hz - 0.2, hz + 0.04, p=3, top=0.6), ring_xz(hy + 0.32, 0.18, seat_h - 0.12, hz + 0.06, p=3, top=0.7),
                             ring_xz(hy + 0.5, 0.15, seat_h - 0.12, seat_h + 0.05, p=3, top=0.7)]))
         s0 = hy + 0.5
@@ -140,9 +153,15 @@ def build_motorbike(p: dict) -> Model:
         m.add("body", loft([ring_xz(s0 + 0.25, 0.13, seat_h - 0.2, seat_h + 0.02, p=3), ring_xz(s0 + 0.5, 0.1, seat_h - 0.12, seat_h + 0.1, p=3),
                             ring_xz(ba[1] + 0.12, 0.03, seat_h + 0.06, seat_h + 0.13, p=3)]))
         m.add("engine", span((-0.15, hy + 0.1, r - 0.06), (0.15, hy + 0.5, seat_h - 0.3)))
-        grip = (0.3, hy + 0.08, hz - 0.02)
-        light = (0, hy - 0.27, hz - 0.08)
-        m.add("lights", ellipsoid(light, (0.07, 0.03, 0.04), 1))
+        grip = (0.3, hy + 0.08, hz - 0.02) if not naked else (0.4, hy + 0.1, hz + 0.14)
+        light = (0, hy - 0.27, hz - 0.08) if not naked else (0, hy - 0.1, hz - 0.06)
+        if naked:
+            m.add("lights", disc(light, 0.09, 0.1, "y", 16))
+            m.add("handlebar", tube((-0.1, hy + 0.06, hz + 0.05), (0.1, hy + 0.06, hz + 0.05), 0.018, 8))
+            for side in (1, -1):
+                m.add("handlebar", tube((side * 0.1, hy + 0.06, hz + 0.05), (side * 0.1, grip[1], grip[2]), 0.016, 8))
+        else:
+            m.add("lights", ellipsoid(light, (0.07, 0.03, 0.04), 1))
         m.add("exhaust", tube((-0.1, hy + 0.45, r - 0.06), (-0.15, ba[1] - 0.15, r + 0.12), 0.035, 8),
               tube((-0.16, ba[1] - 0.2, r + 0.1), (-0.17, ba[1] + 0.05, r + 0.22), 0.065, 12))
         m.add("body", arc(fa, r + 0.04, 60, 150, 0.07, 0.01, 8))  # front mudguard

@@ -26,11 +26,20 @@ CAR_PRESETS = [
     # sports car: low, long bonnet, fastback
     dict(L=4.45, W=1.92, clear=0.12, nose=0.52, belt=0.78, tail=0.85, roof=1.2, r=0.33, axle_f=0.2, axle_r=0.79,
          ws=0.40, rf=0.53, rb=0.64, re=0.9, taper=0.72),
+    # hatchback: short and tall, the roof running to a near-vertical hatch, a roof spoiler
+    dict(L=4.05, W=1.72, clear=0.15, nose=0.8, belt=0.98, tail=1.02, roof=1.5, r=0.3, axle_f=0.17, axle_r=0.84,
+         ws=0.3, rf=0.42, rb=0.88, re=1.0, taper=0.82, spoiler=True),
+    # estate (the beach wagon itself): long, low roof carried to the tail, roof rails
+    dict(L=5.0, W=1.84, clear=0.16, nose=0.7, belt=0.94, tail=1.0, roof=1.46, r=0.33, axle_f=0.18, axle_r=0.78,
+         ws=0.31, rf=0.43, rb=0.96, re=1.0, taper=0.84, rails=True),
 ]
 
 
 def build_car(p: dict) -> Model:
-    """Car: lofted lower body, glass greenhouse with roof and pillars, torus wheels under arch lips; PASCAL3D+ keypoints."""
+    """Car: lofted lower body, glass greenhouse with roof and pillars, torus wheels under arch lips; PASCAL3D+ keypoints.
+
+    Sedan, SUV, sports car, hatchback (``spoiler``) and estate (``rails``: roof rails on posts).
+    """
     m = Model()
     L, W, hw = p["L"], p["W"], p["W"] / 2
     y = lambda f: -L / 2 + f * L  # noqa: E731 - fraction along the length, 0 = front bumper
@@ -63,6 +72,13 @@ def build_car(p: dict) -> Model:
         m.add("body", tube((side * glass_hw * 1.01, y(mid), belt), (side * (roof_hw - 0.01), y(mid), roof), 0.05, 6))
         m.add("body", tube((side * glass_hw, y(re), belt), (side * (roof_hw - 0.02), y(rb), roof), 0.07, 6))
         m.add("mirrors", box((0.16, 0.08, 0.1), (side * (hw + 0.05), y(ws) + 0.1, belt + 0.08)))
+        if p.get("rails", False):  # a roof rail on three posts
+            x = side * roof_hw * 0.8
+            m.add("body", tube((x, y(rf + 0.03), roof + 0.1), (x, y(rb - 0.02), roof + 0.1), 0.02, 6))
+            for f in np.linspace(rf + 0.03, rb - 0.02, 3):
+                m.add("body", span((x - 0.02, y(f) - 0.03, roof + 0.02), (x + 0.02, y(f) + 0.03, roof + 0.1)))
+    if p.get("spoiler", False):  # roof spoiler over the hatch
+        m.add("body", box((2 * roof_hw, 0.22, 0.04), (0, y(rb) + 0.12, roof + 0.03), rot_x(-0.15)))
     # wheels stand just proud of the body sides so their circles read from the side
     tw = 0.22
     for f in (p["axle_f"], p["axle_r"]):
@@ -108,6 +124,10 @@ BUS_PRESETS = [
     dict(style="school", L=10.8, W=2.45, H=3.05, clear=0.45, r=0.5, hood=1.6, hood_h=1.7, windows=9, decks=1),
     dict(style="transit", L=12.0, W=2.55, H=3.1, clear=0.32, r=0.5, hood=0.0, hood_h=0.0, windows=6, decks=1),
     dict(style="double", L=10.4, W=2.55, H=4.35, clear=0.3, r=0.5, hood=0.0, hood_h=0.0, windows=5, decks=2),
+    # minibus: short, narrow, flat front
+    dict(style="transit", L=6.4, W=2.1, H=2.7, clear=0.24, r=0.36, hood=0.0, hood_h=0.0, windows=4, decks=1),
+    # short school bus: the bonnet and rub rails on a short body
+    dict(style="school", L=7.2, W=2.3, H=2.95, clear=0.4, r=0.45, hood=1.5, hood_h=1.6, windows=5, decks=1),
 ]
 
 
@@ -194,6 +214,10 @@ TRAIN_PRESETS = [
     dict(style="loco", L=19.0, W=3.0, H=4.3, floor=1.2, nose=0.0, r=0.6, axles=2),
     dict(style="highspeed", L=22.0, W=2.95, H=3.9, floor=1.0, nose=6.0, r=0.46, axles=2),
     dict(style="hood", L=18.0, W=3.05, H=4.6, floor=1.3, nose=0.0, r=0.52, axles=3),
+    # regional multiple unit: a short blunt nose on a shorter car
+    dict(style="highspeed", L=15.0, W=2.9, H=3.8, floor=1.0, nose=2.4, r=0.45, axles=2),
+    # shunter: a short cab unit on two three-axle bogies
+    dict(style="loco", L=10.5, W=3.0, H=4.1, floor=1.2, nose=0.0, r=0.55, axles=3),
 ]
 
 
