@@ -10,6 +10,7 @@ check needs no model and costs ~1 ms per image.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -17,9 +18,10 @@ import numpy as np
 
 from ..cad.library import CadLibrary
 from ..control.visual_prompt import make_controls
-from ..pose.viewpoint import Viewpoint, viewpoint_to_rotation
 from ..store.library import library_for
 from ..render.scene import RenderedPose, Rerenderer
+from .edges import PhotoCrop
+from .hypotheses import flipped_angles, render_hypothesis
 from ..store.dataset import open_dataset
 from ..store.record import Record
 
@@ -80,20 +82,38 @@ def canny_control(posed: RenderedPose, record: Record) -> np.ndarray:
 
 
 ALTERNATIVE_COLUMNS = ["id", "image", "control_type", "cad_id", "azimuth", "elevation", "theta", "distance", "R", "t", "K",
-                       "width", "height", "render"]
+                       "width", "height", "render", "bbox"]
+
+
+@dataclass
+class HypothesisAgreements:
+    """Per sample: the Canny-control agreement of the likeliest wrong pose (``alternative``, NaN
+    where the control is not Canny), and the photo agreement (``edges.photo_agreement``) of the
+    label (``photo``) and of the likeliest wrong pose (``photo_alternative``)."""
+
+    alternative: np.ndarray
+    photo: np.ndarray
+    photo_alternative: np.ndarray
 
 
 def alternative_agreement(root: Path, split: str, ids: np.ndarray, pred_angles: np.ndarray,
                           cad_library: CadLibrary | str | None = None) -> np.ndarray:
-    """Agreement of each image with the control of the most likely *wrong* pose.
+    """Agreement of each image with the control of the most likely *wrong* pose (see
+    :func:`hypothesis_agreements`, whose ``alternative`` this is)."""
+    return hypothesis_agreements(root, split, ids, pred_angles, cad_library).alternative
 
-    Two competing hypotheses per sample, each re-rendered from the record's CAD model (its
-    position, K, image size and control settings; defaults where the record has no control
-    settings) exactly as its control was: the held-out estimator's prediction, and the
-    label turned by pi in azimuth (diffusion's classic failure: the object drawn from
-    behind). An image that follows its label agrees with neither better than with its own
-    control; one that ignored it often matches one of them. Max of the two, NaN where the
-    control is not Canny. ``cad_library``: a CadLibrary, or a folder (default: the
+
+def hypothesis_agreements(root: Path, split: str, ids: np.ndarray, pred_angles: np.ndarray,
+                          cad_library: CadLibrary | str | None = None) -> HypothesisAgreements:
+    """How well each image follows its label and the two likeliest wrong poses.
+
+    Two competing hypotheses per sample, each rendered from the record's CAD model in the
+    record's own label frame (``hypotheses.render_hypothesis``: its position, K, image size
+    and control settings; defaults where the record has no control settings), exactly as its
+    control was: the held-out estimator's prediction, and the label turned by pi in azimuth
+    (diffusion's classic failure: the object drawn from behind). An image that follows its
+    label agrees with neither better than with its own label; one that does not often matches
+    one of them. Max over the two. ``cad_library``: a CadLibrary, or a folder (default: the
     dataset's own, checked against the records' mesh hashes).
     """
     dataset = open_dataset(root, split)
@@ -103,17 +123,19 @@ def alternative_agreement(root: Path, split: str, ids: np.ndarray, pred_angles: 
     if not isinstance(cad_library, CadLibrary):
         digests = {r.cad_id: (r.render or {}).get("mesh_sha256") for r in records}
         cad_library = library_for(dataset, digests, cad_library)
-    out = np.full(len(records), np.nan)
+    out = HypothesisAgreements(*(np.full(len(records), np.nan) for _ in range(3)))
     with Rerenderer(cad_library) as rerender:
         for i, record in enumerate(records):
-            if record.control_type != "canny":
-                continue
             image = record.image_rgb()
-            vp = record.viewpoint
-            flipped = Viewpoint(vp.azimuth + np.pi, vp.elevation, vp.theta, vp.distance)
-            best = -np.inf
-            for R in (viewpoint_to_rotation(*pred_angles[i]), flipped.rotation()):
-                posed = rerender.view(record, R=R)
-                best = max(best, control_agreement(image, canny_control(posed, record), posed.annotations["bbox"]))
-            out[i] = best
+            hypotheses = (np.asarray(pred_angles[i], np.float64), flipped_angles(record))
+            if record.control_type == "canny":
+                out.alternative[i] = max(_control_score(rerender, record, image, h) for h in hypotheses)
+            photo = PhotoCrop.of(image, record.bbox)
+            out.photo[i] = photo.agreement(rerender, record, None)
+            out.photo_alternative[i] = max(photo.agreement(rerender, record, h) for h in hypotheses)
     return out
+
+
+def _control_score(rerender: Rerenderer, record: Record, image: np.ndarray, angles: np.ndarray) -> float:
+    posed = render_hypothesis(rerender, record, angles)
+    return control_agreement(image, canny_control(posed, record), posed.annotations["bbox"])

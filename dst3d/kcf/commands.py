@@ -32,9 +32,11 @@ def register(app: typer.Typer) -> None:
         data: Path = typer.Argument(..., help="a dataset folder made by `dst3d generate`"),
         folds: Optional[int] = typer.Option(None, help=_help("folds", "K: train on K-1 folds of every class, score the held-out one")),
         by_cad: Optional[bool] = typer.Option(None, "--by-cad/--by-sample", help=_help("by_cad", "folds by CAD instance (held-out images are of unseen instances), or by sample")),
+        fold_by: Optional[str] = typer.Option(None, help=_help("fold_by", "auto (frame for imported photographs, else sample), sample, cad, or frame: contiguous ranges of source frames (a video's near-duplicate frames stay in one fold)")),
         quantile: Optional[float] = typer.Option(None, help=_help("quantile", "drop this fraction of every class, highest --score first")),
         score: Optional[str] = typer.Option(None, help=_help("score", f"what --quantile ranks: {', '.join(SCORES)}; contrast = own vs competing poses' control agreement")),
         contrast_weight: Optional[float] = typer.Option(None, help=_help("contrast_weight", "contrast = weight x (agreement with the likeliest wrong pose's control) - (agreement with the label's own)")),
+        photo_weight: Optional[float] = typer.Option(None, help=_help("photo_weight", "photo = weight x (photo agreement of the likeliest wrong pose's render) - (the label's); evidence ranks contrast, photo and ratio")),
         threshold_deg: Optional[float] = typer.Option(None, help=_help("threshold_deg", "instead of --quantile: drop samples whose held-out rotation error exceeds this many degrees")),
         backbone: Optional[str] = typer.Option(None, help=_help("backbone", "frozen feature extractor: mobilenet_v2, resnet18, resnet50")),
         weights: Optional[str] = typer.Option(None, help=_help("weights", "imagenet, none, or a .safetensors/.pth file")),
@@ -53,7 +55,7 @@ def register(app: typer.Typer) -> None:
         from .filter import run_filter
 
         cfg = validated(KcfConfig, given(
-            folds=folds, by_cad=by_cad, threshold_deg=threshold_deg, quantile=quantile, score=score, contrast_weight=contrast_weight,
+            folds=folds, by_cad=by_cad, fold_by=fold_by, photo_weight=photo_weight, threshold_deg=threshold_deg, quantile=quantile, score=score, contrast_weight=contrast_weight,
             backbone=backbone, weights=weights, feature_layer=feature_layer, size=size, bins=bins, epochs=epochs, augment=augment,
             seed=seed,
         ), "filter setting")

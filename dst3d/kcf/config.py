@@ -20,22 +20,27 @@ from ..posenet.config import HeadConfig, check_bins
 DEFAULT_QUANTILE = 0.1
 CONTRAST_WEIGHT = 0.6
 DEFAULT_SCORE = "contrast"
-SCORES = ("error", "loss", "ratio", "agreement", "combined", "contrast")
+PHOTO_WEIGHT = 0.8  # photo = weight x (photo agreement of the likeliest wrong pose) - the label's
+SCORES = ("error", "loss", "ratio", "agreement", "combined", "contrast", "photo", "evidence")
+FOLD_BY = ("auto", "sample", "cad", "frame")
 DEFAULT_RULE = (
     f"drop the top {DEFAULT_QUANTILE:.0%} of every class by contrast: {CONTRAST_WEIGHT} x the image's agreement with "
     "the control of the likeliest wrong pose - its agreement with its own label's control"
 )
-Score = Literal["error", "loss", "ratio", "agreement", "combined", "contrast"]
+Score = Literal["error", "loss", "ratio", "agreement", "combined", "contrast", "photo", "evidence"]
+FoldBy = Literal["auto", "sample", "cad", "frame"]
 
 
 class KcfConfig(HeadConfig):
     """`dst3d filter`: K-fold cross-validated pose estimation and control agreement, and a rule."""
 
     folds: int = Field(5, ge=2)  # K
-    by_cad: bool = False  # folds by CAD instance
+    by_cad: bool = False  # folds by CAD instance (the same as fold_by: cad)
+    fold_by: FoldBy = "auto"  # auto (frame for imported photographs, else sample) | sample | cad (instances) | frame (contiguous ranges of source frames: a video's near-duplicates stay on one side)
     quantile: float | None = Field(DEFAULT_QUANTILE, gt=0.0, lt=1.0)  # drop this fraction of every class, highest score first
     score: Score = DEFAULT_SCORE  # what the quantile rule ranks (the threshold rule: error)
     contrast_weight: float = Field(CONTRAST_WEIGHT, ge=0.0, le=10.0)  # contrast = weight x alternative - agreement
+    photo_weight: float = Field(PHOTO_WEIGHT, ge=0.0, le=10.0)  # photo = weight x photo_alternative - photo
     threshold_deg: float | None = Field(None, gt=0.0, le=180.0)  # instead: drop held-out error > this
     bins: str = "24,12,24"
     epochs: int = Field(30, ge=1)  # head training epochs per fold
@@ -68,6 +73,15 @@ class KcfConfig(HeadConfig):
         return data
 
     @model_validator(mode="after")
+    def _one_fold_rule(self) -> "KcfConfig":
+        if self.by_cad and self.fold_by in ("auto", "sample"):
+            self.fold_by = "cad"
+        elif self.by_cad and self.fold_by != "cad":
+            raise ValueError(f"choose one fold split: by_cad (--by-cad) or fold_by {self.fold_by}, not both")
+        self.by_cad = self.fold_by == "cad"
+        return self
+
+    @model_validator(mode="after")
     def _one_rule(self) -> "KcfConfig":
         if self.threshold_deg is not None and self.quantile is not None:
             raise ValueError("choose one rule: threshold_deg (--threshold-deg) or quantile (--quantile), not both")
@@ -79,7 +93,9 @@ class KcfConfig(HeadConfig):
         """The rule applied, with its settings (recorded in kcf/report.json)."""
         if self.threshold_deg is not None:
             return {"type": "threshold", "threshold_deg": self.threshold_deg, "score": "error"}
-        weight = {"contrast_weight": self.contrast_weight} if self.score == "contrast" else {}
+        weight = {"contrast_weight": self.contrast_weight} if self.score in ("contrast", "evidence") else {}
+        if self.score in ("photo", "evidence"):
+            weight["photo_weight"] = self.photo_weight
         return {"type": "quantile", "quantile": self.quantile, "score": self.score, **weight}
 
     def as_dict(self) -> dict:

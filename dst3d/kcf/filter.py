@@ -40,9 +40,9 @@ from ..posenet.model import ModelConfig, PoseHead, PoseNet, build_backbone, deco
 from ..posenet.train import class_index, extract_features, fit_head, mirror_flags, predict_head
 from ..progress import Progress
 from ..store.shards import DATA_DIR
-from .agreement import alternative_agreement, dataset_agreement
+from .agreement import dataset_agreement, hypothesis_agreements
 from .config import CONTRAST_WEIGHT, DEFAULT_RULE, KcfConfig
-from .folds import assign_folds
+from .folds import assign_folds, assign_frame_folds
 from .outputs import write_outputs
 from .rules import KcfScores, combined_score, decide, rule_values
 
@@ -58,7 +58,7 @@ def score_dataset(records: Records, cfg: KcfConfig, progress: bool = True) -> Kc
     classes = sorted(set(records.synsets.tolist()))
     model_cfg = ModelConfig(**cfg.model_settings(cfg.bins, classes, records.class_names, class_heads=True))
     bins = model_cfg.pose_bins()
-    folds = assign_folds(records.synsets, cfg.folds, cfg.seed, records.cad_ids if cfg.by_cad else None)
+    folds = fold_numbers(records, cfg)
     cls = class_index(records, classes)
     targets = bins.encode(*records.angles.T)
     t0 = time.perf_counter()
@@ -89,6 +89,7 @@ def score_dataset(records: Records, cfg: KcfConfig, progress: bool = True) -> Kc
         error = np.zeros(len(records))
         ratio = np.zeros(len(records))
         pred = np.zeros((len(records), 3))
+        label_R = records.label_R()
         steps = [cfg.epochs * int(np.ceil(np.sum(folds[source] != k) / cfg.batch_size)) for k in range(cfg.folds)]
         train_bar = bars.task(f"{cfg.folds} folds (head)", sum(steps))
         for k in range(cfg.folds):
@@ -107,13 +108,38 @@ def score_dataset(records: Records, cfg: KcfConfig, progress: bool = True) -> Kc
                 ratio[held] = log_ratio(outputs, targets[held], bins)
             decoded = decode_outputs(outputs, bins)
             pred[held] = decoded["angles"]
-            error[held] = np.rad2deg(rotation_errors(decoded["R"], records.R[held], [records.symmetries[i] for i in held]))
+            # against the viewpoint label (what a crop shows; for imported photos the allocentric pose, not R)
+            error[held] = np.rad2deg(rotation_errors(decoded["R"], label_R[held], [records.symmetries[i] for i in held]))
         seconds["folds"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    alternative = alternative_agreement(records.root, records.split, records.ids, pred, records.library)
+    hyp = hypothesis_agreements(records.root, records.split, records.ids, pred, records.library)
     seconds["alternative_renders"] = time.perf_counter() - t0
     seconds["total"] = sum(seconds.values())
-    return KcfScores(records, folds, loss, error, ratio, pred, seconds, agreement, alternative)
+    return KcfScores(records, folds, loss, error, ratio, pred, seconds, agreement, hyp.alternative, hyp.photo, hyp.photo_alternative)
+
+
+def fold_numbers(records: Records, cfg: KcfConfig) -> np.ndarray:
+    """The fold of every sample under ``cfg.fold_by`` (auto: by frame where the samples come
+    from imported photographs, whose frames are a video's, else by sample)."""
+    if cfg.fold_by in ("auto", "frame"):
+        frames, imported = source_frames(records.root, records.split, records.ids)
+        if cfg.fold_by == "frame" or imported:
+            return assign_frame_folds(frames, cfg.folds)
+    return assign_folds(records.synsets, cfg.folds, cfg.seed, records.cad_ids if cfg.fold_by == "cad" else None)
+
+
+def source_frames(root: Path, split: str, ids: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Each sample's source frame: the image id of an imported photograph (``render.bop.im_id``),
+    else its row number (every generated sample is its own frame); and whether they were imported."""
+    from ..store.dataset import open_dataset
+
+    rows = list(open_dataset(root, split).records(["id", "render"]))
+    if [r.id for r in rows] != list(ids):
+        raise ValueError("dataset rows do not match the scored samples")
+    frames = np.arange(len(rows), dtype=np.int64)
+    bop = [((r.render or {}).get("bop") or {}).get("im_id") for r in rows]
+    imported = bool(bop) and all(isinstance(b, int) for b in bop)
+    return (np.asarray(bop, np.int64) if imported else frames), imported
 
 
 def log_ratio(outputs: dict, targets: np.ndarray, bins: PoseBins) -> np.ndarray:

@@ -41,3 +41,23 @@ def assign_folds(synsets: np.ndarray, k: int, seed: int = 0, groups: np.ndarray 
             folds[idx[np.asarray(groups)[idx] == g]] = f
             load[f] += sizes[g]
     return folds
+
+
+def assign_frame_folds(frames: np.ndarray, k: int) -> np.ndarray:
+    """Fold number of every sample, by contiguous ranges of its source frame (a video's frame
+    id; generated data: the sample index): the sorted frames are cut into ``k`` blocks of about
+    equal sample counts, and every sample of a frame goes with it. Near-duplicate neighbouring
+    frames of a video then sit in one fold (only the k-1 block boundaries separate neighbours),
+    so the held-out estimator cannot score a frame by its twin."""
+    if k < 2:
+        raise UserError(f"--folds must be at least 2, got {k}")
+    frames = np.asarray(frames)
+    unique, counts = np.unique(frames, return_counts=True)
+    if len(unique) < k:
+        raise UserError(f"{len(unique)} source frames, fewer than --folds {k}; lower --folds or fold by sample")
+    # block of each frame: where its cumulative sample count falls, never an empty block
+    before = np.cumsum(counts) - counts
+    block = np.minimum((before * k) // max(int(counts.sum()), 1), k - 1).astype(np.int64)
+    block = np.maximum.accumulate(np.maximum(block, np.minimum(np.arange(len(unique)) - (len(unique) - k), k - 1)))
+    block = np.minimum(block, np.arange(len(unique)))  # the first k frames open the k blocks at the latest
+    return block[np.searchsorted(unique, frames)]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..posenet.data import Records
-from .config import CONTRAST_WEIGHT, KcfConfig
+from .config import CONTRAST_WEIGHT, PHOTO_WEIGHT, KcfConfig
 
 
 @dataclass
@@ -26,14 +26,15 @@ class KcfScores:
     seconds: dict
     agreement: np.ndarray | None = None  # control agreement (higher = image follows its control); NaN: no Canny control
     alternative: np.ndarray | None = None  # agreement with the control of the likeliest wrong pose (alternative_agreement)
+    photo: np.ndarray | None = None  # photo agreement of the label (edges.photo_agreement); NaN: not measured
+    photo_alternative: np.ndarray | None = None  # photo agreement of the likeliest wrong pose
 
     def __post_init__(self) -> None:
-        if self.agreement is None:
-            self.agreement = np.full(len(self.ratio), np.nan)
-        if self.alternative is None:
-            self.alternative = np.full(len(self.ratio), np.nan)
+        for name in ("agreement", "alternative", "photo", "photo_alternative"):
+            if getattr(self, name) is None:
+                setattr(self, name, np.full(len(self.ratio), np.nan))
 
-    def values(self, score: str, contrast_weight: float | None = None) -> np.ndarray:
+    def values(self, score: str, contrast_weight: float | None = None, photo_weight: float | None = None) -> np.ndarray:
         """The per-sample score a rule ranks; higher = more likely a label error."""
         if score == "agreement":
             return -self.agreement
@@ -45,6 +46,11 @@ class KcfScores:
             if np.isfinite(contrast).all():
                 return contrast
             return combined_score(self.ratio, self.agreement, self.records.synsets)  # no Canny controls
+        if score == "photo":
+            weight = PHOTO_WEIGHT if photo_weight is None else photo_weight
+            return np.nan_to_num(weight * self.photo_alternative - self.photo, nan=0.0)
+        if score == "evidence":
+            return evidence_score(self, contrast_weight, photo_weight)
         return {"error": self.error_deg, "loss": self.loss, "ratio": self.ratio}[score]
 
 
@@ -64,6 +70,29 @@ def combined_score(ratio: np.ndarray, agreement: np.ndarray, synsets: np.ndarray
         if len(valid):
             out[valid] = (out[valid] + rankdata(-agreement[valid]) / len(valid)) / 2
     return out
+
+
+def evidence_score(scores: "KcfScores", contrast_weight: float | None = None, photo_weight: float | None = None) -> np.ndarray:
+    """Per-class mean of the ranks (in (0, 1]) of the control contrast, the photo contrast and
+    the estimator's likelihood ratio: three views of one question (does the image show the
+    label's pose?), on scales that differ between rendered and photographed data, hence ranks.
+    A signal that is NaN for a sample (no Canny control, no photo score) is left out of its mean."""
+    from scipy.stats import rankdata
+
+    weight = CONTRAST_WEIGHT if contrast_weight is None else contrast_weight
+    signals = [weight * scores.alternative - scores.agreement,
+               (PHOTO_WEIGHT if photo_weight is None else photo_weight) * scores.photo_alternative - scores.photo,
+               scores.ratio]
+    synsets = np.asarray(scores.records.synsets)
+    total, count = np.zeros(len(synsets)), np.zeros(len(synsets))
+    for c in set(synsets.tolist()):
+        idx = np.flatnonzero(synsets == c)
+        for value in signals:
+            valid = idx[np.isfinite(value[idx])]
+            if len(valid):
+                total[valid] += rankdata(value[valid]) / len(valid)
+                count[valid] += 1
+    return np.where(count > 0, total / np.maximum(count, 1), 0.0)
 
 
 def decide(scores: KcfScores, cfg: KcfConfig) -> tuple[np.ndarray, dict]:
@@ -88,4 +117,4 @@ def decide(scores: KcfScores, cfg: KcfConfig) -> tuple[np.ndarray, dict]:
 
 def rule_values(scores: KcfScores, rule: dict) -> np.ndarray:
     """What ``rule`` (KcfConfig.rule()) ranks, with its settings."""
-    return scores.values(rule["score"], rule.get("contrast_weight"))
+    return scores.values(rule["score"], rule.get("contrast_weight"), rule.get("photo_weight"))
