@@ -128,7 +128,8 @@ class RenderBackend:
         h, w = render.shape
         # Soft edge: the mask blurred by a pixel; shading and compositing only where it is > 0
         # (the ring just outside the object gets the unlit ambient colour, a faint contour).
-        alpha = cv2.GaussianBlur(render.mask.astype(np.float32), (3, 3), 0.6).reshape(-1)
+        drawn = getattr(render, "scene_mask", render.mask)  # the target and any distractors drawn with it
+        alpha = cv2.GaussianBlur(drawn.astype(np.float32), (3, 3), 0.6).reshape(-1)
         inside = np.flatnonzero(alpha > 0)
         alpha = alpha[inside, None]
         foreground = self._shade(render, inside, rng, request.seed)
@@ -176,10 +177,11 @@ class RenderBackend:
         """Blinn-Phong at the ``inside`` pixels (flat indices), one random colour and shininess
         per part: (len(inside), 3) float32 in [0, 255]."""
         n_parts = int(render.parts.max()) + 1
-        hsv = np.stack([rng.uniform(0, 180, n_parts), rng.uniform(0, 255, n_parts), rng.uniform(40, 255, n_parts)], 1)
-        albedo = cv2.cvtColor(hsv.astype(np.uint8)[None], cv2.COLOR_HSV2RGB)[0].astype(np.float32) / 255.0
-        specular = rng.uniform(*self.config.specular, n_parts).astype(np.float32)
-        shininess = rng.uniform(*self.config.shininess, n_parts).astype(np.float32)
+        target = getattr(render, "target_parts", None)
+        albedo, specular, shininess = self._materials(rng, n_parts if target is None else min(n_parts, target + 1))
+        if target is not None and n_parts > target + 1:  # distractors' materials: their own stream, the main draw unchanged
+            extra = self._materials(camera.effect_rng(seed, "distractors"), n_parts - target - 1)
+            albedo, specular, shininess = (np.concatenate([a, b]) for a, b in zip((albedo, specular, shininess), extra))
         light = self._light_direction(rng)
         intensity = rng.uniform(*self.config.light_intensity)
         ambient = rng.uniform(*self.config.ambient)
@@ -187,7 +189,9 @@ class RenderBackend:
         parts = render.parts.reshape(-1)[inside]
         base = albedo[parts]
         if self.config.appearance != "random" and getattr(render, "albedo", None) is not None:
-            base = self._own_albedo(render, inside, rng)
+            own = self._own_albedo(render, inside, rng)
+            target = getattr(render, "target_parts", None)
+            base = own if target is None else np.where((parts <= target)[:, None], own, base)  # distractors: random colours
         if self._plain_light():
             diffuse = np.clip(_dot(normals, light), 0.0, None)
             spec = specular[parts] * _highlight(normals, light) ** shininess[parts]
@@ -195,6 +199,14 @@ class RenderBackend:
         else:
             colour = self._lit(base, normals, specular[parts], shininess[parts], (light, intensity), ambient, seed)
         return (np.clip(colour, 0.0, 1.0) * 255.0).astype(np.float32)
+
+    def _materials(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Random albedo (n, 3) in [0, 1], specular strength and shininess (n,) of n parts."""
+        hsv = np.stack([rng.uniform(0, 180, n), rng.uniform(0, 255, n), rng.uniform(40, 255, n)], 1)
+        albedo = cv2.cvtColor(hsv.astype(np.uint8)[None], cv2.COLOR_HSV2RGB)[0].astype(np.float32) / 255.0
+        specular = rng.uniform(*self.config.specular, n).astype(np.float32)
+        shininess = rng.uniform(*self.config.shininess, n).astype(np.float32)
+        return albedo, specular, shininess
 
     def _plain_light(self) -> bool:
         """One white key light: the original shading, kept bit for bit."""

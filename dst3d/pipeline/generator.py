@@ -19,6 +19,7 @@ import numpy as np
 from .. import __version__
 from ..appearance.base import AppearanceRequest, load_backend
 from ..control.visual_prompt import make_controls
+from ..render.annotations import bbox_from_mask
 from ..render.renderer import RenderResult
 from ..render.scene import ZFAR, ZNEAR, SceneCache, render_pose
 from ..store.record import Record
@@ -33,6 +34,7 @@ class View:
     render: RenderResult
     controls: dict[str, np.ndarray]
     annotations: dict
+    render_extra: dict = field(default_factory=dict)  # what the render JSON adds for this view (distractors' unoccluded bbox)
 
 
 @dataclass
@@ -100,8 +102,9 @@ class Generator:
         K = self.job.K()
         views = []
         for s in specs:
-            posed = render_pose(self.scenes, s.cad_id, s.viewpoint.rotation(), s.viewpoint.translation(), K)
-            views.append(View(posed.render, make_controls(posed.render, self.job.control), posed.annotations))
+            posed = render_pose(self.scenes, s.cad_id, s.viewpoint.rotation(), s.viewpoint.translation(), K, s.distractors)
+            extra = {"bbox_unoccluded": bbox_from_mask(posed.alone.mask)} if posed.alone is not None else {}
+            views.append(View(posed.render, make_controls(posed.render, self.job.control), posed.annotations, extra))
         self.timings.add("render+control+annotate", t0)
         return views
 
@@ -131,6 +134,7 @@ class Generator:
             "control": self.job.control.model_dump(),
             "mesh_sha256": self.scenes.mesh_digest(spec.cad_id),
             **({"pose_draw": spec.pose_draw} if spec.pose_draw else {}),  # a redrawn out-of-view pose
+            **self._distractor_info(spec, view),
         }
         return Record(
             id=spec.id,
@@ -155,6 +159,14 @@ class Generator:
             generation={**generation, "retry": notes} if notes else generation,
             render=render_info,
         )
+
+    def _distractor_info(self, spec: SampleSpec, view: View) -> dict:
+        """The render JSON's distractors (what a re-render draws) and the target's unoccluded
+        bbox (``bbox`` is the visible one); nothing for samples without distractors."""
+        if not spec.distractors:
+            return {}
+        listed = [{**d.to_json(), "mesh_sha256": self.scenes.mesh_digest(d.cad_id)} for d in spec.distractors]
+        return {"distractors": listed, **view.render_extra}
 
     def close(self) -> None:
         self.scenes.close()

@@ -25,8 +25,9 @@ from ..pose.sampling import PoseSampling
 from ..seeds import STREAMS, sample_rng, sample_seed
 from ..pose.viewpoint import Viewpoint, focal_from_fov, intrinsics, project
 from ..prompts import PromptConfig, build_prompt
-from ..render.scene import ZFAR, ZNEAR
+from ..render.scene import ZFAR, ZNEAR, Distractor
 from ..store.shards import public_settings
+from .distractors import DISTRACTOR_STREAM, DistractorConfig, place_distractors
 
 POSE_REDRAWS = 32  # derived pose draws tried for a sample whose object would be out of view
 
@@ -50,6 +51,7 @@ class JobConfig(BaseModel):
     batch_size: int = Field(8, ge=1, description="images per backend call")
     shard_size: int = Field(256, ge=1, description="samples per parquet shard")
     cad_library: str | None = None
+    distractors: DistractorConfig = Field(default_factory=DistractorConfig, description="other library objects around and in front of the target")
 
     @model_validator(mode="after")
     def _valid(self) -> "JobConfig":
@@ -72,13 +74,21 @@ class JobConfig(BaseModel):
     def fingerprint(self) -> str:
         """Hash of the settings as given (a cache key); resume checks use :meth:`Plan.fingerprint`,
         which also covers the CAD models and reads class spellings as their synsets."""
-        return hashlib.sha256(json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:16]
+        return hashlib.sha256(json.dumps(self.settings(), sort_keys=True).encode()).hexdigest()[:16]
+
+    def settings(self) -> dict:
+        """``model_dump(mode="json")`` without settings that came later and are at their
+        default (``distractors``): jobs that do not use them keep their fingerprints and job files."""
+        data = self.model_dump(mode="json")
+        if not self.distractors.active() and self.distractors == DistractorConfig():
+            data.pop("distractors")
+        return data
 
     def public(self) -> dict:
         """The settings with local paths (backgrounds, local model folders) replaced by a name
         and a hash of their listing, and the CAD library by its folder name: what the job file
         and the card may show."""
-        data = self.model_dump(mode="json")
+        data = self.settings()
         data["backend_options"] = public_settings(data["backend_options"])
         if data.get("cad_library"):
             data["cad_library"] = Path(data["cad_library"]).name
@@ -146,6 +156,7 @@ class SampleSpec:
     prompt: str
     negative_prompt: str
     pose_draw: int = 0  # 0: the sample's pose stream; k > 0: the k-th derived draw (object was out of view)
+    distractors: tuple[Distractor, ...] = ()  # other models drawn with the target (job.distractors)
 
 
 class Plan:
@@ -157,6 +168,8 @@ class Plan:
         self.synsets = [synset for synset, _ in resolve_classes(job.classes, self.library)]  # `cad`: every class of the library
         self._pose = {s: self.pose_sampling(s) for s in self.synsets}
         self._extent: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._radius: dict[str, float] = {}
+        self._candidates: dict[str, list[tuple[str, float]]] = {}
         for synset in self.synsets:
             models = self.library.manifest.classes[synset].models
             if not models:
@@ -214,7 +227,32 @@ class Plan:
             prompt=prompt,
             negative_prompt=negative,
             pose_draw=draw,
+            distractors=self.distractors(index, synset, viewpoint, model.id) if job.distractors.active() else (),
         )
+
+    def distractors(self, index: int, synset: str, viewpoint: Viewpoint, cad_id: str) -> tuple[Distractor, ...]:
+        """The sample's distractors: a pure function of (job seed, index) and the target's pose."""
+        rng = np.random.default_rng(np.random.SeedSequence([int(self.job.seed), int(index), DISTRACTOR_STREAM]))
+        return place_distractors(rng, self.job.distractors, viewpoint, self.radius(cad_id), self._distractor_candidates(synset))
+
+    def radius(self, cad_id: str) -> float:
+        """The model's bounding radius about its origin (object units)."""
+        if cad_id not in self._radius:
+            _, model = self.library.model(cad_id)
+            vertices = np.concatenate([p.vertices for p in self.library.load_parts(model)])
+            self._radius[cad_id] = float(np.linalg.norm(vertices, axis=1).max())
+        return self._radius[cad_id]
+
+    def _distractor_candidates(self, synset: str) -> list[tuple[str, float]]:
+        """(cad_id, radius) of the models a distractor of a ``synset`` target may be (sorted: plan order fixed)."""
+        if synset not in self._candidates:
+            names = self.job.distractors.classes
+            pool = [self.library.resolve_class(n) for n in names] if names else [s for s in sorted(self.library.manifest.classes) if s != synset]
+            models = sorted(m.id for s in pool for m in self.library.manifest.classes[s].models)
+            if not models:
+                raise UserError("distractors: no CAD model to draw them from; add classes to distractors.classes or the library")
+            self._candidates[synset] = [(m, self.radius(m)) for m in models]
+        return self._candidates[synset]
 
     def in_view(self, cad_id: str, viewpoint: Viewpoint) -> bool:
         """Whether the model can appear in the image: the camera outside its bounding box and
@@ -241,7 +279,7 @@ class Plan:
         """What decides the samples' content: the settings (classes as synsets, class_pose by
         synset, local paths as name + listing hash, no CAD library location) and the job's
         CAD classes as the manifest describes them, with each mesh file's sha256."""
-        settings = self.job.model_dump(mode="json")
+        settings = self.job.settings()
         settings.pop("cad_library", None)
         settings["classes"] = list(self.synsets)
         settings["class_pose"] = {self.library.resolve_class(k): v for k, v in settings["class_pose"].items()}

@@ -18,6 +18,7 @@ import os
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Sequence
 
 import cv2
 import numpy as np
@@ -95,6 +96,7 @@ class RenderResult:
     znear: float
     zfar: float
     albedo: np.ndarray | None = None  # (H, W, 3) uint8: the mesh's own colour per pixel (models with an appearance), else None
+    target_parts: int | None = None  # with occluders drawn: ids 1..target_parts are the target, higher ones occluders; None: all target
 
     @cached_property
     def depth(self) -> np.ndarray:
@@ -111,20 +113,29 @@ class RenderResult:
 
     @cached_property
     def mask(self) -> np.ndarray:
-        return self.gbuffer[..., 3] != BACKGROUND_ID
+        """The target's visible pixels (occluders drawn in front of it excluded)."""
+        alpha = self.gbuffer[..., 3]
+        if self.target_parts is None:
+            return alpha != BACKGROUND_ID
+        return (alpha != BACKGROUND_ID) & (alpha <= self.target_parts)
+
+    @cached_property
+    def scene_mask(self) -> np.ndarray:
+        """Every drawn pixel: the target and its occluders (the picture, not the label)."""
+        return self.gbuffer[..., 3] != BACKGROUND_ID if self.target_parts is not None else self.mask
 
     @cached_property
     def parts(self) -> np.ndarray:
-        """(H, W) uint8: 0 = background, k = part k-1."""
+        """(H, W) uint8: 0 = background, k = part k-1 (occluders' parts after the target's)."""
         alpha = self.gbuffer[..., 3]
-        return np.where(self.mask, alpha, 0).astype(np.uint8)
+        return np.where(self.scene_mask, alpha, 0).astype(np.uint8)
 
     @cached_property
     def normals(self) -> np.ndarray:
         """(H, W, 3) float32 unit normals in OpenCV camera axes, 0 on the background."""
         n = self.gbuffer[..., :3].astype(np.float32) * (2.0 / 255.0) - 1.0
         n[..., 1:] *= -1.0
-        n[~self.mask] = 0.0
+        n[~self.scene_mask] = 0.0
         return n
 
     def normals_at(self, flat: np.ndarray) -> np.ndarray:
@@ -148,7 +159,7 @@ class RenderResult:
         # G-buffer bytes: one saturating C pass (cv2.transform), then the floor at 35.
         affine = np.append(_CLAY_GAIN * 2.0 / 255.0 * _CLAY_LIGHT, _CLAY_FLOOR - _CLAY_GAIN * _CLAY_LIGHT.sum())
         grey = cv2.max(cv2.transform(self.gbuffer[..., :3], affine.reshape(1, 4)), _CLAY_FLOOR)
-        grey[~self.mask] = 255
+        grey[~self.scene_mask] = 255  # occluders are drawn: the control shows what the image shows
         return grey
 
 
@@ -267,6 +278,10 @@ def own_colours(part: trimesh.Trimesh) -> np.ndarray | None:
     return np.ascontiguousarray(colours[:, :4], dtype=np.uint8)
 
 
+# An occluder drawn with a target: (its Renderer, R, t object-to-camera, uniform scale).
+Occluder = tuple["Renderer", np.ndarray, np.ndarray, float]
+
+
 class Renderer:
     """Renders one CAD model (a list of parts) from any camera; the model is uploaded once.
 
@@ -296,8 +311,12 @@ class Renderer:
         # the albedo pass: the same nodes, the same part ids, colour flag on (shaders/segmentation.frag)
         self.albedo_map = {node: value + np.array([0.0, 255.0, 0.0]) for node, value in self.seg_map.items()}
 
-    def render(self, R: np.ndarray, t: np.ndarray, K: np.ndarray) -> RenderResult:
-        """Render with an object-to-camera pose (OpenCV axes, BOP style) and intrinsics K."""
+    def render(self, R: np.ndarray, t: np.ndarray, K: np.ndarray, occluders: Sequence[Occluder] = ()) -> RenderResult:
+        """Render with an object-to-camera pose (OpenCV axes, BOP style) and intrinsics K.
+
+        ``occluders``: other models drawn in the same pass at their own camera-frame poses
+        (the GL depth test decides who is in front, as in a photo); their parts get ids after
+        the target's, and the result's ``mask`` stays the target's visible pixels."""
         if not self.seg_map:
             raise RuntimeError("render() after close()")
         R, t, K = np.asarray(R, float), np.asarray(t, float).reshape(3), np.asarray(K, float)
@@ -311,13 +330,43 @@ class Renderer:
         gl.scene.set_pose(gl.camera_node, cam_to_obj @ CV_TO_GL)
         flags = pyrender.RenderFlags.SEG | pyrender.RenderFlags.RGBA
         offscreen = gl.offscreen(self.width, self.height)
-        offscreen._renderer.draw_order = list(self.seg_map)
-        rgba, window_depth = offscreen.render(gl.scene, flags=flags, seg_node_map=self.seg_map)
+        seg_map, extra = self._with_occluders(cam_to_obj, occluders)
+        try:
+            offscreen._renderer.draw_order = list(seg_map)
+            rgba, window_depth = offscreen.render(gl.scene, flags=flags, seg_node_map=seg_map)
+        finally:
+            for node in extra:
+                gl.scene.remove_node(node)
+        target_parts = len(self.seg_map) if occluders else None
         albedo = None
-        if self.has_appearance:  # a second draw of the same geometry (the camera unchanged): the own colours
+        if self.has_appearance:  # a second draw of the target alone (the camera unchanged): the own colours
+            offscreen._renderer.draw_order = list(self.seg_map)
             colour, _ = offscreen.render(gl.scene, flags=flags, seg_node_map=self.albedo_map)
-            albedo = np.where((rgba[..., 3] != BACKGROUND_ID)[..., None], colour[..., :3], 0).astype(np.uint8)
-        return RenderResult(gbuffer=rgba, window_depth=window_depth, R=R, t=t, K=K, znear=self.znear, zfar=self.zfar, albedo=albedo)
+            alpha = rgba[..., 3]  # where the target is in front, it is also the front-most target surface here
+            visible = (alpha != BACKGROUND_ID) & (alpha <= len(self.seg_map))
+            albedo = np.where(visible[..., None], colour[..., :3], 0).astype(np.uint8)
+        return RenderResult(gbuffer=rgba, window_depth=window_depth, R=R, t=t, K=K, znear=self.znear, zfar=self.zfar,
+                            albedo=albedo, target_parts=target_parts)
+
+    def _with_occluders(self, cam_to_obj: np.ndarray, occluders: Sequence[Occluder]) -> tuple[dict, list]:
+        """The seg map of the target plus temporary nodes of each occluder's meshes (pyrender
+        instancing: the uploaded meshes are reused), placed in the target's object frame."""
+        if not occluders:
+            return self.seg_map, []
+        seg_map, extra = dict(self.seg_map), []
+        next_id = len(self.seg_map) + 1
+        for other, R_o, t_o, scale in occluders:
+            placement = np.eye(4)
+            placement[:3, :3] = np.asarray(R_o, float) * float(scale)
+            placement[:3, 3] = np.asarray(t_o, float).reshape(3)
+            matrix = cam_to_obj @ placement  # occluder object -> camera -> target object (= GL world)
+            for node in other.seg_map:
+                copy = pyrender.Node(mesh=node.mesh, matrix=matrix)
+                self._gl.scene.add_node(copy)
+                extra.append(copy)
+                seg_map[copy] = np.array([min(next_id, BACKGROUND_ID - 1), 0, 0], dtype=np.float64)
+                next_id += 1
+        return seg_map, extra
 
     def close(self) -> None:
         for node in self.seg_map:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
 
@@ -67,40 +67,88 @@ def _close(renderer: Renderer) -> None:
         pass
 
 
+@dataclass(frozen=True)
+class Distractor:
+    """Another CAD model in the picture: object-to-camera rotation ``R`` (9 numbers, row-major),
+    translation ``t`` and a uniform ``scale``. Stored camera-relative, so a re-render of the
+    record with another target pose (a competing hypothesis) keeps the clutter in place."""
+
+    cad_id: str
+    R: tuple[float, ...]
+    t: tuple[float, float, float]
+    scale: float = 1.0
+
+    def to_json(self) -> dict:
+        return {"cad_id": self.cad_id, "R": [float(v) for v in self.R], "t": [float(v) for v in self.t], "scale": float(self.scale)}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Distractor":
+        return cls(str(data["cad_id"]), tuple(float(v) for v in data["R"]), tuple(float(v) for v in data["t"]), float(data.get("scale", 1.0)))
+
+
 @dataclass
 class RenderedPose:
-    """One pose of one CAD model: the render's buffers and the annotations made from them."""
+    """One pose of one CAD model: the render's buffers and the annotations made from them.
+
+    With distractors, ``render`` is the whole picture (``render.mask``: the target's visible
+    pixels) and ``alone`` the target without them: the amodal quantities (full silhouette,
+    ``bbox_unoccluded``) come from ``alone``, the visible ones from ``render``."""
 
     render: RenderResult
     annotations: dict  # bbox, visible_fraction, keypoints (the record's columns)
-    render_at: Callable[[np.ndarray], RenderResult]  # the same pose through another K (tiles)
+    render_at: Callable[[np.ndarray], RenderResult]  # the same pose through another K (tiles), target alone
     vertices: np.ndarray  # the model's vertices (object units)
+    alone: RenderResult | None = None  # the target without distractors (None: there are none, it is ``render``)
 
     @property
     def mask(self) -> np.ndarray:
         return self.render.mask
 
     def full_silhouette(self) -> Silhouette:
-        """The silhouette beyond the image border too (BOP's px_count_all, bbox_obj)."""
-        return full_silhouette(self.render, self.render_at, self.vertices)
+        """The silhouette beyond the image border too, occluders ignored (BOP's px_count_all, bbox_obj)."""
+        return full_silhouette(self.alone if self.alone is not None else self.render, self.render_at, self.vertices)
 
 
-def render_pose(scenes: SceneCache, cad_id: str, R, t, K) -> RenderedPose:
-    """Render one pose of one CAD model with its annotations (the only render path)."""
+def render_pose(scenes: SceneCache, cad_id: str, R, t, K, distractors: Sequence[Distractor] = ()) -> RenderedPose:
+    """Render one pose of one CAD model with its annotations (the only render path).
+
+    ``distractors`` are drawn in the same pass (real occlusion by the depth test); the
+    target's labels then count only its visible pixels: ``bbox`` of the visible mask,
+    ``visible_fraction`` = visible pixels / the whole unoccluded silhouette (beyond the
+    border too), keypoints depth-tested against the occluders."""
+    occluders = []
+    for d in distractors:  # opened before the target, so the target's scene is the most recent
+        other, _, _ = scenes.get(d.cad_id)
+        occluders.append((other, np.reshape(np.asarray(d.R, np.float64), (3, 3)), np.asarray(d.t, np.float64), d.scale))
     renderer, model, vertices = scenes.get(cad_id)
     R, t, K = (np.asarray(a, np.float64) for a in (R, t, K))
-    result = renderer.render(R, t, K)
+    result = renderer.render(R, t, K, occluders)
 
     def render_at(K_tile: np.ndarray) -> RenderResult:
         return renderer.render(R, t, K_tile)
 
     names, points = scenes.library.keypoints(model)
+    alone = renderer.render(R, t, K) if occluders else None
     annotations = {
         "bbox": bbox_from_mask(result.mask),
-        "visible_fraction": visible_fraction(result, render_at, vertices),
+        "visible_fraction": visible_fraction(result, render_at, vertices) if alone is None else occluded_fraction(result, alone, render_at, vertices),
         "keypoints": project_keypoints(result, names, points),
     }
-    return RenderedPose(result, annotations, render_at, vertices)
+    return RenderedPose(result, annotations, render_at, vertices, alone)
+
+
+def occluded_fraction(result: RenderResult, alone: RenderResult, render_at: Callable[[np.ndarray], RenderResult], vertices: np.ndarray) -> float:
+    """Visible pixels of the target among occluders over its whole silhouette without them
+    (BOP visib_fract: px_count_visib / px_count_all)."""
+    visible = int(result.mask.sum())
+    if not visible:
+        return 0.0
+    total = full_silhouette(alone, render_at, vertices).pixels if _touches_border(alone.mask) else int(alone.mask.sum())
+    return visible / total
+
+
+def _touches_border(mask: np.ndarray) -> bool:
+    return bool(mask[0].any() or mask[-1].any() or mask[:, 0].any() or mask[:, -1].any())
 
 
 class PosedRecord(Protocol):
@@ -118,7 +166,8 @@ class Rerenderer:
     """Re-render stored records: ``Rerenderer(library).view(record, R=None, t=None)``.
 
     The record's own pose, K and image size are used unless ``R``/``t``/``K`` are given
-    (a competing hypothesis, an injected error). One open scene cache per image size and
+    (a competing hypothesis, an injected error); its distractors (``render["distractors"]``)
+    are drawn at their stored camera-frame poses. One open scene cache per image size and
     clip planes, so datasets with mixed sizes work; close it (or use ``with``) when done.
     """
 
@@ -135,7 +184,9 @@ class Rerenderer:
     def view(self, record: PosedRecord, R=None, t=None, K=None) -> RenderedPose:
         render_info = getattr(record, "render", None) or {}
         scenes = self.scenes(record.width, record.height, render_info.get("znear", ZNEAR), render_info.get("zfar", ZFAR))
-        return render_pose(scenes, record.cad_id, record.R if R is None else R, record.t if t is None else t, record.K if K is None else K)
+        distractors = [Distractor.from_json(d) for d in render_info.get("distractors", [])]
+        return render_pose(scenes, record.cad_id, record.R if R is None else R, record.t if t is None else t, record.K if K is None else K,
+                           distractors)
 
     def close(self) -> None:
         for scenes in self._caches.values():
