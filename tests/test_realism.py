@@ -358,3 +358,24 @@ def test_bad_options_are_one_line(options, field):
     with pytest.raises(UserError) as info:
         backend_options("render", options)
     assert field in str(info.value) and "\n" not in str(info.value)
+
+
+def test_shadow_darkens_the_background_away_from_the_key_light(gbuffer):
+    plain = image(gbuffer, **QUIET).astype(float)
+    shaded = image(gbuffer, shadow=(0.7, 0.7), **QUIET).astype(float)
+    inner = interior(gbuffer.mask)
+    assert np.array_equal(plain[inner], shaded[inner])  # the object itself is unchanged
+    outside = ~cv2.dilate(gbuffer.mask.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    ratio = shaded.sum(-1)[outside] / np.maximum(plain.sum(-1)[outside], 1)
+    assert (ratio <= 1.0 + 1e-6).all() and ratio.min() < 0.6  # only darker, and clearly somewhere
+    # the darkened pixels lie on the side away from the light: the shadow's centroid is off the object's
+    # in the direction opposite the light's image-plane component (the same draw as the shading)
+    rng = np.random.default_rng(5)
+    backend = RenderBackend(RenderBackendConfig(**QUIET))
+    n = int(gbuffer.parts.max()) + 1
+    backend._materials(rng, n)
+    light = backend._light_direction(rng)
+    ys, xs = np.nonzero(outside & (shaded.sum(-1) < 0.9 * plain.sum(-1)))
+    oy, ox = np.nonzero(gbuffer.mask)
+    offset = np.array([xs.mean() - ox.mean(), ys.mean() - oy.mean()])
+    assert offset @ -light[:2] > 0

@@ -61,8 +61,12 @@ def check_source(value: str) -> str:
 
 @lru_cache(maxsize=len(SAMPLE_PHOTOS))
 def _sample(path: Path) -> np.ndarray:
-    """A sample photo decoded once per process (they are few and small)."""
-    return read_photo(path)
+    """A sample photo decoded once per process (they are few and small); by Pillow, which
+    does not print libpng's warning about one of them's colour profile as OpenCV does."""
+    from PIL import Image
+
+    with Image.open(path) as photo:
+        return np.asarray(photo.convert("RGB"))
 
 
 def read_photo(path: Path) -> np.ndarray:

@@ -18,7 +18,7 @@ import numpy as np
 
 EFFECT_STREAM = 0x43414D  # "CAM": keeps these streams apart from the backend's main draw
 EFFECTS = {"defocus": 0, "motion": 1, "white_balance": 2, "noise": 3, "shot": 4, "gamma": 5, "jpeg": 6,
-           "background": 7, "lights": 8, "clutter": 9, "distractors": 10}  # never renumber, only append
+           "background": 7, "lights": 8, "clutter": 9, "distractors": 10, "shadow": 11}  # never renumber, only append
 
 
 def effect_rng(seed: int, effect: str) -> np.random.Generator:

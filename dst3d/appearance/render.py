@@ -3,7 +3,8 @@
 The renderer's G-buffer (normals, part ids, mask) is shaded on the CPU with a random
 colour (or, with ``appearance: own|jitter``, the mesh's own colours) and shininess per part,
 a random key light (optionally more, coloured lights) plus ambient, then composited over a
-background (procedural, photos, scikit-image samples, procedural clutter) and passed through
+background (procedural, photos, scikit-image samples, procedural clutter; optionally with
+the objects' soft shadow on it) and passed through
 optional camera effects (:mod:`.camera`: defocus and motion blur, white balance, noise,
 gamma, JPEG). Every choice comes from the request's seed.
 
@@ -29,11 +30,11 @@ Range = tuple[float, float]
 
 # Options that came later: recorded only when not at their default (see the module docstring).
 LATER_OPTIONS = ("defocus_blur_px", "motion_blur_px", "shot_noise", "white_balance", "gamma", "jpeg_quality",
-                 "lights", "fill_intensity", "light_temperature_k", "light_tint", "specular", "shininess", "clutter_shapes")
+                 "lights", "fill_intensity", "light_temperature_k", "light_tint", "specular", "shininess", "clutter_shapes", "shadow")
 # Allowed [lo, hi] of every range option: a value outside is refused in one line.
 RANGE_BOUNDS = {"defocus_blur_px": (0.0, 32.0), "motion_blur_px": (0.0, 64.0), "shot_noise": (0.0, 20.0), "gamma": (0.2, 5.0),
                 "jpeg_quality": (1, 100), "lights": (1, 8), "fill_intensity": (0.0, 3.0), "light_temperature_k": (1000.0, 40000.0),
-                "specular": (0.0, 1.0), "shininess": (1.0, 1000.0), "clutter_shapes": (0, 200), "noise_std": (0.0, 100.0)}
+                "specular": (0.0, 1.0), "shininess": (1.0, 1000.0), "clutter_shapes": (0, 200), "noise_std": (0.0, 100.0), "shadow": (0.0, 1.0)}
 
 
 class RenderBackendConfig(BaseModel):
@@ -69,6 +70,7 @@ class RenderBackendConfig(BaseModel):
     light_tint: float = Field(0.0, ge=0.0, le=0.5, description="largest green-magenta tint of each light (relative green gain); 0: none")
     specular: Range = Field((0.0, 0.6), description="[min, max] specular strength per part")
     shininess: Range = Field((5.0, 80.0), description="[min, max] Blinn-Phong exponent per part (higher: smaller highlights)")
+    shadow: Range = Field((0.0, 0.0), description="[min, max] darkness of a soft shadow the objects cast on the background, away from the key light (0-1); 0: none")
     clutter_shapes: tuple[int, int] = Field((12, 32), description="'clutter' backgrounds: [min, max] number of random shapes")
 
     @field_validator("backgrounds")
@@ -132,8 +134,11 @@ class RenderBackend:
         alpha = cv2.GaussianBlur(drawn.astype(np.float32), (3, 3), 0.6).reshape(-1)
         inside = np.flatnonzero(alpha > 0)
         alpha = alpha[inside, None]
-        foreground = self._shade(render, inside, rng, request.seed)
-        image = self._background(rng, h, w, request.seed).reshape(-1, 3)
+        foreground, light = self._shade(render, inside, rng, request.seed)
+        image = self._background(rng, h, w, request.seed)
+        if self.config.shadow[1] > 0:
+            image = self._cast_shadow(image, drawn, light, request.seed)
+        image = image.reshape(-1, 3)
         image[inside] = foreground * alpha + image[inside] * (1.0 - alpha)
         image = self._optics(image.reshape(h, w, 3), request.seed)
         image = image + camera_noise(rng, (h, w, 3), self._noise_std(request.seed))
@@ -173,9 +178,9 @@ class RenderBackend:
 
     # -- shading
 
-    def _shade(self, render, inside: np.ndarray, rng: np.random.Generator, seed: int = 0) -> np.ndarray:
+    def _shade(self, render, inside: np.ndarray, rng: np.random.Generator, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """Blinn-Phong at the ``inside`` pixels (flat indices), one random colour and shininess
-        per part: (len(inside), 3) float32 in [0, 255]."""
+        per part: (len(inside), 3) float32 in [0, 255], and the key light's direction."""
         n_parts = int(render.parts.max()) + 1
         target = getattr(render, "target_parts", None)
         albedo, specular, shininess = self._materials(rng, n_parts if target is None else min(n_parts, target + 1))
@@ -198,7 +203,24 @@ class RenderBackend:
             colour = base * (ambient + intensity * diffuse)[..., None] + (intensity * spec)[..., None]
         else:
             colour = self._lit(base, normals, specular[parts], shininess[parts], (light, intensity), ambient, seed)
-        return (np.clip(colour, 0.0, 1.0) * 255.0).astype(np.float32)
+        return (np.clip(colour, 0.0, 1.0) * 255.0).astype(np.float32), light
+
+    def _cast_shadow(self, background: np.ndarray, drawn: np.ndarray, light: np.ndarray, seed: int) -> np.ndarray:
+        """A cheap soft shadow of the drawn objects on the background behind them: their
+        silhouette shifted away from the key light (by its image-plane direction), blurred,
+        darkening the background by the drawn strength. Not a shadow map: a backdrop
+        shadow, the cue real photos of objects on a surface always have."""
+        srng = camera.effect_rng(seed, "shadow")
+        strength = float(srng.uniform(*self.config.shadow))
+        h, w = drawn.shape
+        size = float(min(h, w))
+        reach = srng.uniform(0.03, 0.12) * size  # how far behind the objects the backdrop is, in pixels
+        dx, dy = -light[0] * reach, -light[1] * reach  # away from the light (camera axes: x right, y down)
+        shift = np.float32([[1, 0, dx], [0, 1, dy]])
+        silhouette = cv2.warpAffine(drawn.astype(np.float32), shift, (w, h), flags=cv2.INTER_LINEAR, borderValue=0)
+        sigma = float(srng.uniform(0.01, 0.04)) * size
+        soft = cv2.GaussianBlur(silhouette, (0, 0), sigma)
+        return background * (1.0 - strength * soft)[..., None]
 
     def _materials(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Random albedo (n, 3) in [0, 1], specular strength and shininess (n,) of n parts."""
