@@ -171,3 +171,28 @@ def test_bad_distractor_settings_are_one_line(value, words):
     with pytest.raises(UserError) as info:
         load_job(None, {"classes": ["car"], "distractors": value})
     assert words in str(info.value) and "\n" not in str(info.value)
+
+
+def test_distractors_from_a_mesh_folder(tmp_path, library):
+    import trimesh
+
+    folder = tmp_path / "meshes"
+    folder.mkdir()
+    trimesh.creation.box((4.0, 2.0, 1.0)).export(folder / "brick.obj")  # any size: normalized to longest side 1
+    trimesh.creation.icosphere(subdivisions=2, radius=30.0).export(folder / "ball.ply")
+    (folder / "notes.txt").write_text("not a mesh")
+    job = _job(distractors={"count": [2, 2], "in_front": 1.0, "meshes": str(folder)})
+    spec = Plan(job).spec(0)
+    assert {d.cad_id for d in spec.distractors} <= {"mesh:brick.obj", "mesh:ball.ply"}
+    run_job(job, tmp_path / "d", progress=False)
+    records = list(open_dataset(tmp_path / "d").records())
+    with Rerenderer(library, meshes=folder) as rerenderer:
+        for record in records:
+            posed = rerenderer.view(record)
+            assert posed.annotations["visible_fraction"] == pytest.approx(record.visible_fraction)
+            assert posed.annotations["bbox"] == pytest.approx(record.bbox)
+    assert any(r.visible_fraction < 0.97 for r in records)  # in front: they hide part of the target
+    with Rerenderer(library) as rerenderer, pytest.raises(UserError, match="mesh folder"):
+        rerenderer.view(records[0])
+    with pytest.raises(UserError, match="meshes"):
+        load_job(None, {"classes": ["car"], "distractors": {"count": [1, 1], "meshes": str(tmp_path / "nothing")}})

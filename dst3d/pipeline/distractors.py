@@ -10,10 +10,13 @@ pose), recorded in the record's ``render`` JSON so a re-render reproduces the im
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..pose.viewpoint import Viewpoint
+from ..render.meshes import MESH_SUFFIXES, mesh_files
 from ..render.scene import ZNEAR, Distractor
 
 DISTRACTOR_STREAM = 101  # seed stream of the placements (dst3d.seeds.STREAMS holds 0-4; kept apart from them)
@@ -28,6 +31,8 @@ class DistractorConfig(BaseModel):
     in_front: float = Field(0.5, ge=0.0, le=1.0, description="chance that a distractor is placed between the camera and the target, overlapping it")
     scale: tuple[float, float] = Field((0.4, 0.9), description="[min, max] apparent size of a distractor relative to the target's (library models have longest side 1)")
     classes: list[str] | None = Field(None, description="classes the distractors are drawn from (names or synsets); none: every library class but the target's")
+    meshes: str | None = Field(None, description="a folder of mesh files (.obj, .ply, .glb, .gltf, .stl, .off) to draw distractors from instead of the "
+                               "library (each centred and scaled to longest side 1); re-rendering its records needs the folder")
 
     @model_validator(mode="after")
     def _valid(self) -> "DistractorConfig":
@@ -38,6 +43,10 @@ class DistractorConfig(BaseModel):
             raise ValueError(f"scale must be [min, max] with 0.05 <= min <= max <= 3, got [{self.scale[0]}, {self.scale[1]}]")
         if self.classes is not None and not self.classes:
             raise ValueError("classes is empty; leave it out for every class but the target's")
+        if self.meshes is not None and not mesh_files(Path(self.meshes).expanduser()):
+            raise ValueError(f"meshes: '{self.meshes}' is not a folder with mesh files ({', '.join(sorted(MESH_SUFFIXES))})")
+        if self.meshes is not None and self.classes is not None:
+            raise ValueError("give classes (library models) or meshes (a folder), not both")
         return self
 
     def active(self) -> bool:

@@ -59,7 +59,7 @@ class Generator:
         self.plan = plan or Plan(job)
         self._backend = backend
         self._generation: dict | None = None
-        self.scenes = SceneCache(self.plan.library, job.width, job.height)
+        self.scenes = SceneCache(self.plan.library, job.width, job.height, meshes=self.plan.meshes)
         self.timings = Timings()
 
     @property

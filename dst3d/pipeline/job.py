@@ -25,6 +25,8 @@ from ..pose.sampling import PoseSampling
 from ..seeds import STREAMS, sample_rng, sample_seed
 from ..pose.viewpoint import Viewpoint, focal_from_fov, intrinsics, project
 from ..prompts import PromptConfig, build_prompt
+from ..render.meshes import PREFIX as MESH_PREFIX
+from ..render.meshes import MeshFolder
 from ..render.scene import ZFAR, ZNEAR, Distractor
 from ..store.shards import public_settings
 from .distractors import DISTRACTOR_STREAM, DistractorConfig, place_distractors
@@ -90,6 +92,8 @@ class JobConfig(BaseModel):
         and the card may show."""
         data = self.settings()
         data["backend_options"] = public_settings(data["backend_options"])
+        if "distractors" in data:
+            data["distractors"] = public_settings(data["distractors"])
         if data.get("cad_library"):
             data["cad_library"] = Path(data["cad_library"]).name
         return data
@@ -169,6 +173,7 @@ class Plan:
         self._pose = {s: self.pose_sampling(s) for s in self.synsets}
         self._extent: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self._radius: dict[str, float] = {}
+        self.meshes = MeshFolder(job.distractors.meshes) if job.distractors.meshes else None  # loose distractor meshes
         self._candidates: dict[str, list[tuple[str, float]]] = {}
         for synset in self.synsets:
             models = self.library.manifest.classes[synset].models
@@ -238,8 +243,8 @@ class Plan:
     def radius(self, cad_id: str) -> float:
         """The model's bounding radius about its origin (object units)."""
         if cad_id not in self._radius:
-            _, model = self.library.model(cad_id)
-            vertices = np.concatenate([p.vertices for p in self.library.load_parts(model)])
+            parts = self.meshes.load_parts(cad_id) if cad_id.startswith(MESH_PREFIX) else self.library.load_parts(self.library.model(cad_id)[1])
+            vertices = np.concatenate([p.vertices for p in parts])
             self._radius[cad_id] = float(np.linalg.norm(vertices, axis=1).max())
         return self._radius[cad_id]
 
@@ -249,6 +254,8 @@ class Plan:
             names = self.job.distractors.classes
             pool = [self.library.resolve_class(n) for n in names] if names else [s for s in sorted(self.library.manifest.classes) if s != synset]
             models = sorted(m.id for s in pool for m in self.library.manifest.classes[s].models)
+            if self.meshes is not None:
+                models = self.meshes.ids()
             if not models:
                 raise UserError("distractors: no CAD model to draw them from; add classes to distractors.classes or the library")
             self._candidates[synset] = [(m, self.radius(m)) for m in models]
@@ -284,6 +291,8 @@ class Plan:
         settings["classes"] = list(self.synsets)
         settings["class_pose"] = {self.library.resolve_class(k): v for k, v in settings["class_pose"].items()}
         settings["backend_options"] = public_settings(settings["backend_options"])
+        if "distractors" in settings:
+            settings["distractors"] = public_settings(settings["distractors"])
         cad = {}
         for synset in self.synsets:
             cls = self.library.manifest.classes[synset].model_dump(mode="json")

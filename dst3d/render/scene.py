@@ -11,11 +11,14 @@ from __future__ import annotations
 import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
 
 from ..cad.library import CadLibrary, CadModel
+from ..errors import UserError
+from .meshes import PREFIX, MeshFolder
 from .annotations import Silhouette, bbox_from_mask, full_silhouette, project_keypoints, visible_fraction
 from .renderer import Renderer, RenderResult
 
@@ -26,9 +29,11 @@ class SceneCache:
     """Open renderers per CAD model, least recently used closed first (GL contexts are
     costly to build, cheap to keep: scenes are built once per model, not per view)."""
 
-    def __init__(self, library: CadLibrary, width: int, height: int, capacity: int = 8, znear: float = ZNEAR, zfar: float = ZFAR):
+    def __init__(self, library: CadLibrary, width: int, height: int, capacity: int = 8, znear: float = ZNEAR, zfar: float = ZFAR,
+                 meshes: MeshFolder | None = None):
         self.library, self.width, self.height, self.capacity = library, width, height, capacity
         self.znear, self.zfar = znear, zfar
+        self.meshes = meshes  # loose distractor meshes (ids ``mesh:<file>``), if any
         self._open: OrderedDict[str, tuple[Renderer, CadModel, np.ndarray]] = OrderedDict()
         self._digests: dict[str, str] = {}
 
@@ -37,8 +42,11 @@ class SceneCache:
         if cad_id in self._open:
             self._open.move_to_end(cad_id)
             return self._open[cad_id]
-        _, model = self.library.model(cad_id)
-        parts = self.library.load_parts(model)
+        if cad_id.startswith(PREFIX):
+            model, parts = None, self._mesh_folder(cad_id).load_parts(cad_id)
+        else:
+            _, model = self.library.model(cad_id)
+            parts = self.library.load_parts(model)
         renderer = Renderer(parts, self.width, self.height, self.znear, self.zfar)
         vertices = np.vstack([np.asarray(part.vertices) for part in parts])  # for annotations
         self._open[cad_id] = (renderer, model, vertices)
@@ -50,9 +58,14 @@ class SceneCache:
     def mesh_digest(self, cad_id: str) -> str:
         """First 16 hex digits of the mesh file's sha256 (recorded with every sample)."""
         if cad_id not in self._digests:
-            _, model = self.library.model(cad_id)
-            self._digests[cad_id] = hashlib.sha256(self.library.mesh_path(model).read_bytes()).hexdigest()[:16]
+            path = self._mesh_folder(cad_id).path(cad_id) if cad_id.startswith(PREFIX) else self.library.mesh_path(self.library.model(cad_id)[1])
+            self._digests[cad_id] = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
         return self._digests[cad_id]
+
+    def _mesh_folder(self, mesh_id: str) -> MeshFolder:
+        if self.meshes is None:
+            raise UserError(f"'{mesh_id}' is a distractor from a mesh folder; pass that folder (Rerenderer(library, meshes=FOLDER))")
+        return self.meshes
 
     def close(self) -> None:
         for renderer, _, _ in self._open.values():
@@ -163,7 +176,8 @@ class PosedRecord(Protocol):
 
 
 class Rerenderer:
-    """Re-render stored records: ``Rerenderer(library).view(record, R=None, t=None)``.
+    """Re-render stored records: ``Rerenderer(library).view(record, R=None, t=None)``
+    (``meshes=FOLDER`` for records whose distractors came from a mesh folder).
 
     The record's own pose, K and image size are used unless ``R``/``t``/``K`` are given
     (a competing hypothesis, an injected error); its distractors (``render["distractors"]``)
@@ -171,14 +185,15 @@ class Rerenderer:
     clip planes, so datasets with mixed sizes work; close it (or use ``with``) when done.
     """
 
-    def __init__(self, library: CadLibrary, capacity: int = 16):
+    def __init__(self, library: CadLibrary, capacity: int = 16, meshes: str | Path | MeshFolder | None = None):
         self.library, self.capacity = library, capacity
+        self.meshes = meshes if isinstance(meshes, MeshFolder) or meshes is None else MeshFolder(meshes)
         self._caches: dict[tuple[int, int, float, float], SceneCache] = {}
 
     def scenes(self, width: int, height: int, znear: float = ZNEAR, zfar: float = ZFAR) -> SceneCache:
         key = (int(width), int(height), float(znear), float(zfar))
         if key not in self._caches:
-            self._caches[key] = SceneCache(self.library, key[0], key[1], self.capacity, key[2], key[3])
+            self._caches[key] = SceneCache(self.library, key[0], key[1], self.capacity, key[2], key[3], self.meshes)
         return self._caches[key]
 
     def view(self, record: PosedRecord, R=None, t=None, K=None) -> RenderedPose:
