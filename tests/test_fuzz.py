@@ -55,6 +55,11 @@ def ws(small_dataset, tmp_path_factory) -> Path:
         row["id"] = ["../../escaped", "/tmp/dst3d-fuzz-abs", "a/../../b", "..\\x"][i]
     write_shard(w / "evil", 0, 1, rows)
     shutil.copytree(DEFAULT_LIBRARY, w / "lib")
+    (w / "newlib").mkdir()
+    (w / "newlib" / "manifest.json").write_text('{"version": 99, "classes": {}}')
+    (w / "badtags").mkdir()
+    (w / "badtags" / "manifest.json").write_text('{"version": 2, "classes": {"n02814533": {"name": "beach wagon", "models": [{"id": "car_00", '
+                                                 '"mesh": "m.glb", "source": "s", "license": "l", "tags": {"strength": "great"}}]}}}')
     (w / "empty").mkdir()
     (w / "notempty").mkdir()
     (w / "notempty" / "keep.txt").write_text("mine")
@@ -245,6 +250,8 @@ CASES = [
     ("cad-show-unknown-model", ["cad", "show", "nosuch_00", "--out", "{w}/show.png", "--cad-library", "{w}/lib"], None, "nosuch_00"),
     ("cad-list-missing-library", ["cad", "list", "--cad-library", "{w}/nolib"], None, "manifest"),
     ("cad-build-zero-instances", ["cad", "build", "--instances", "0", "--cad-library", "{w}/lib"], None, None),
+    ("cad-list-newer-manifest", ["cad", "list", "--cad-library", "{w}/newlib"], None, "upgrade dst3d"),
+    ("cad-review-bad-model-tags", ["cad", "review", "car", "--out", "{w}/review.png", "--cad-library", "{w}/badtags"], None, "tags.strength"),
     # prompts
     ("prompts-show-unknown-class", ["prompts", "show", "--classes", "carr"], None, "carr"),
     ("prompts-show-n-zero", ["prompts", "show", "--n", "0"], None, None),
