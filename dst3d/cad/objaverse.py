@@ -13,8 +13,9 @@ takes the GLB's own coordinates to dst3d's canonical frame, +Z up, front -Y) whe
 ESTIMATE: glTF's convention (+Y up, front +Z), then the up axis replaced by the axis-aligned direction
 whose lowest plane carries the largest downward-facing area (the flat face the object stands on) when
 that area clearly beats glTF's. The front stays glTF's +Z (turned with the up change). Estimated
-models are tagged ``orientation=estimated`` in their source: review them (``dst3d cad review``) and fix
-them with ``dst3d cad orient``.
+models carry the tag ``needs_review: [orientation_estimated]`` (and ``orientation=estimated`` in their
+source): review them (``dst3d cad review`` lists them) and fix them with ``dst3d cad orient``, which
+clears the flag. Objects of a broader LVIS category are tagged ``strength: approximate``.
 """
 
 from __future__ import annotations

@@ -31,7 +31,9 @@ transcription of the official camera):
   front meridian (a_s = -90). ``G`` is the rotation exact there (the official "front" view and the
   top/bottom it tilts toward); elsewhere the official labels of such a model mean a different view of it
   than they do for an offset-free model. Rows with a non-zero elevation offset are rare; they are
-  tagged ``el_offset=...`` so they can be reviewed (``dst3d cad review``).
+  tagged ``needs_review: [elevation_offset]`` (and ``el_offset=...`` in their source) so they can be
+  reviewed (``dst3d cad review``). Strength and sampling strategy become the model's typed tags too
+  (``strength: good|approximate``, ``sampling_strategy``; :func:`release_tags`).
 * For offsets that are not multiples of 90 degrees the library's own normalization (bounding box in the
   canonical frame) differs from the official one (bounding box before the rotation): the official
   look-at point sits at ``release_centre`` (canonical units) and official distances scale by
