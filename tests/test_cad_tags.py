@@ -75,6 +75,7 @@ def test_version_2_tags_are_not_rederived_from_strings(tmp_path):
 
 @pytest.mark.parametrize("manifest, words", [
     ({"version": 3, "classes": {}}, ["version 3", "upgrade dst3d"]),
+    ({"version": "2", "classes": {}}, ["whole number"]),
     ({"version": 2, "classes": {"n02690373": {"name": "airliner", "models": [dict(V1_MODELS[0], tags={"strength": "great"})]}}},
      ["tags.strength", "good"]),
     ({"version": 2, "classes": {"n02690373": {"name": "airliner", "models": [dict(V1_MODELS[0], tags={"sampling_strategy": 9})]}}},

@@ -155,8 +155,10 @@ class Manifest(BaseModel):
         if not isinstance(data, dict):
             return data
         version = data.get("version", 1)
-        if not isinstance(version, int) or version > MANIFEST_VERSION:
-            raise ValueError(f"manifest version {version!r} is newer than this dst3d reads ({MANIFEST_VERSION}); upgrade dst3d")
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+            raise ValueError(f"manifest version must be a whole number >= 1, got {version!r}")
+        if version > MANIFEST_VERSION:
+            raise ValueError(f"manifest version {version} is newer than this dst3d reads ({MANIFEST_VERSION}); upgrade dst3d")
         if version >= MANIFEST_VERSION:
             return data
         data = dict(data, version=MANIFEST_VERSION, classes=dict(data.get("classes") or {}))
