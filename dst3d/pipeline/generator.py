@@ -59,7 +59,9 @@ class Generator:
         self.plan = plan or Plan(job)
         self._backend = backend
         self._generation: dict | None = None
-        self.scenes = SceneCache(self.plan.library, job.width, job.height, meshes=self.plan.meshes)
+        # distractors come from the whole library: keep more scenes open than the job's own models need
+        capacity = 256 if job.distractors.active() else 8
+        self.scenes = SceneCache(self.plan.library, job.width, job.height, capacity, meshes=self.plan.meshes)
         self.timings = Timings()
 
     @property

@@ -172,7 +172,8 @@ class _GBufferRenderer(pyrender.Renderer):
       runs and byte-identical output was lost);
     * it draws into the single-sample framebuffer (the pass has no multisampling, and the
       4x buffer pyrender always draws into costs a resolve blit per view);
-    * it reads back the raw depth buffer; metric depth is computed only when used.
+    * it reads back the raw depth buffer; metric depth is computed only when used;
+    * its context update handles meshes only (no textures or lights in this pass).
     """
 
     def __init__(self, width: int, height: int):
@@ -182,6 +183,19 @@ class _GBufferRenderer(pyrender.Renderer):
 
     def _sorted_mesh_nodes(self, scene):
         return self.draw_order
+
+    def _update_context(self, scene, flags):
+        """Uploads and deletes meshes only: the G-buffer pass draws no textures (own colours
+        are vertex colours) and no lights, and pyrender's per-view scan of every material's
+        textures grew with the number of open models (15 ms a view with the library open)."""
+        scene_meshes = scene.meshes
+        for mesh in scene_meshes - self._meshes:
+            for primitive in mesh.primitives:
+                primitive._add_to_context()
+        for mesh in self._meshes - scene_meshes:
+            for primitive in mesh.primitives:
+                primitive.delete()
+        self._meshes = scene_meshes.copy()
 
     def _configure_forward_pass_viewport(self, flags):
         super()._configure_forward_pass_viewport(flags)
