@@ -196,3 +196,24 @@ def test_distractors_from_a_mesh_folder(tmp_path, library):
         rerenderer.view(records[0])
     with pytest.raises(UserError, match="meshes"):
         load_job(None, {"classes": ["car"], "distractors": {"count": [1, 1], "meshes": str(tmp_path / "nothing")}})
+
+
+def test_placements_that_hide_the_target_are_redrawn(tmp_path, library):
+    job = _job(distractors={"count": [3, 3], "in_front": 1.0, "scale": [1.5, 2.0], "min_visible": 0.8})
+    run_job(job, tmp_path / "d", progress=False)
+    records = list(open_dataset(tmp_path / "d").records())
+    plan = Plan(job)
+    redrawn = [r for r in records if r.render.get("distractor_draw")]
+    assert redrawn  # big occluders in front: some first placements hid too much
+    with Rerenderer(library) as rerenderer:
+        for record in records:
+            posed = rerenderer.view(record)
+            if "distractors" in record.render:  # what is kept leaves >= 80% of the in-image target visible
+                assert posed.mask.sum() >= 0.8 * posed.alone.mask.sum()
+            assert posed.annotations["visible_fraction"] == pytest.approx(record.visible_fraction)
+    for record in redrawn:  # the redraw is the plan's derived draw (deterministic)
+        spec = plan.spec(record.index)
+        draw = record.render["distractor_draw"]
+        if "distractors" in record.render:
+            expected = plan.distractors(spec.index, spec.synset, spec.viewpoint, spec.cad_id, draw)
+            assert [d["cad_id"] for d in record.render["distractors"]] == [d.cad_id for d in expected]

@@ -21,6 +21,7 @@ from ..render.scene import ZNEAR, Distractor
 
 DISTRACTOR_STREAM = 101  # seed stream of the placements (dst3d.seeds.STREAMS holds 0-4; kept apart from them)
 MAX_DISTRACTORS = 6  # the scene cache keeps 8 models open: target + distractors must fit
+MAX_REDRAWS = 8  # placements tried for a sample whose target they hide too much
 
 
 class DistractorConfig(BaseModel):
@@ -31,6 +32,8 @@ class DistractorConfig(BaseModel):
     in_front: float = Field(0.5, ge=0.0, le=1.0, description="chance that a distractor is placed between the camera and the target, overlapping it")
     scale: tuple[float, float] = Field((0.4, 0.9), description="[min, max] apparent size of a distractor relative to the target's (library models have longest side 1)")
     classes: list[str] | None = Field(None, description="classes the distractors are drawn from (names or synsets); none: every library class but the target's")
+    min_visible: float = Field(0.3, ge=0.0, le=1.0, description="least share of the target's in-image pixels the distractors may leave visible; "
+                               f"placements that hide more are redrawn (up to {MAX_REDRAWS} times, then none)")
     meshes: str | None = Field(None, description="a folder of mesh files (.obj, .ply, .glb, .gltf, .stl, .off) to draw distractors from instead of the "
                                "library (each centred and scaled to longest side 1); re-rendering its records needs the folder")
 

@@ -21,9 +21,10 @@ from ..appearance.base import AppearanceRequest, load_backend
 from ..control.visual_prompt import make_controls
 from ..render.annotations import bbox_from_mask
 from ..render.renderer import RenderResult
-from ..render.scene import ZFAR, ZNEAR, SceneCache, render_pose
+from ..render.scene import ZFAR, ZNEAR, RenderedPose, SceneCache, render_pose
 from ..store.record import Record
 from ..store.schema import SCHEMA_VERSION, encode_png
+from .distractors import MAX_REDRAWS
 from .job import JobConfig, Plan, SampleSpec
 
 
@@ -34,7 +35,7 @@ class View:
     render: RenderResult
     controls: dict[str, np.ndarray]
     annotations: dict
-    render_extra: dict = field(default_factory=dict)  # what the render JSON adds for this view (distractors' unoccluded bbox)
+    render_extra: dict = field(default_factory=dict)  # what the render JSON adds for this view (the distractors drawn)
 
 
 @dataclass
@@ -104,11 +105,29 @@ class Generator:
         K = self.job.K()
         views = []
         for s in specs:
-            posed = render_pose(self.scenes, s.cad_id, s.viewpoint.rotation(), s.viewpoint.translation(), K, s.distractors)
-            extra = {"bbox_unoccluded": bbox_from_mask(posed.alone.mask)} if posed.alone is not None else {}
+            posed, extra = self._posed(s, K)
             views.append(View(posed.render, make_controls(posed.render, self.job.control), posed.annotations, extra))
         self.timings.add("render+control+annotate", t0)
         return views
+
+    def _posed(self, spec: SampleSpec, K: np.ndarray) -> tuple[RenderedPose, dict]:
+        """The sample rendered with its distractors, and what its render JSON adds. A placement
+        that leaves less than ``distractors.min_visible`` of the target's in-image pixels
+        visible is redrawn (derived draws, deterministic), at worst the sample has none."""
+        R, t = spec.viewpoint.rotation(), spec.viewpoint.translation()
+        distractors, settings = spec.distractors, self.job.distractors
+        for draw in range(MAX_REDRAWS + 2):
+            if draw == MAX_REDRAWS + 1:
+                distractors = ()
+            elif draw:
+                distractors = self.plan.distractors(spec.index, spec.synset, spec.viewpoint, spec.cad_id, draw)
+            posed = render_pose(self.scenes, spec.cad_id, R, t, K, distractors)
+            if posed.alone is None or posed.mask.sum() >= settings.min_visible * posed.alone.mask.sum():
+                break
+        if posed.alone is None:
+            return posed, ({"distractor_draw": draw} if draw else {})
+        listed = [{**d.to_json(), "mesh_sha256": self.scenes.mesh_digest(d.cad_id)} for d in distractors]
+        return posed, {"distractors": listed, "bbox_unoccluded": bbox_from_mask(posed.alone.mask), **({"distractor_draw": draw} if draw else {})}
 
     def finish(self, specs: list[SampleSpec], views: list[View]) -> list[dict]:
         t0 = time.perf_counter()
@@ -136,7 +155,7 @@ class Generator:
             "control": self.job.control.model_dump(),
             "mesh_sha256": self.scenes.mesh_digest(spec.cad_id),
             **({"pose_draw": spec.pose_draw} if spec.pose_draw else {}),  # a redrawn out-of-view pose
-            **self._distractor_info(spec, view),
+            **view.render_extra,  # the distractors drawn, if any
         }
         return Record(
             id=spec.id,
@@ -161,14 +180,6 @@ class Generator:
             generation={**generation, "retry": notes} if notes else generation,
             render=render_info,
         )
-
-    def _distractor_info(self, spec: SampleSpec, view: View) -> dict:
-        """The render JSON's distractors (what a re-render draws) and the target's unoccluded
-        bbox (``bbox`` is the visible one); nothing for samples without distractors."""
-        if not spec.distractors:
-            return {}
-        listed = [{**d.to_json(), "mesh_sha256": self.scenes.mesh_digest(d.cad_id)} for d in spec.distractors]
-        return {"distractors": listed, **view.render_extra}
 
     def close(self) -> None:
         self.scenes.close()

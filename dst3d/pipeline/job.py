@@ -235,9 +235,11 @@ class Plan:
             distractors=self.distractors(index, synset, viewpoint, model.id) if job.distractors.active() else (),
         )
 
-    def distractors(self, index: int, synset: str, viewpoint: Viewpoint, cad_id: str) -> tuple[Distractor, ...]:
-        """The sample's distractors: a pure function of (job seed, index) and the target's pose."""
-        rng = np.random.default_rng(np.random.SeedSequence([int(self.job.seed), int(index), DISTRACTOR_STREAM]))
+    def distractors(self, index: int, synset: str, viewpoint: Viewpoint, cad_id: str, draw: int = 0) -> tuple[Distractor, ...]:
+        """The sample's distractors: a pure function of (job seed, index, draw) and the target's
+        pose; ``draw`` k > 0 is the k-th redraw (the generator's, when they hid too much of it)."""
+        entropy = [int(self.job.seed), int(index), DISTRACTOR_STREAM] + ([int(draw)] if draw else [])
+        rng = np.random.default_rng(np.random.SeedSequence(entropy))
         return place_distractors(rng, self.job.distractors, viewpoint, self.radius(cad_id), self._distractor_candidates(synset))
 
     def radius(self, cad_id: str) -> float:
