@@ -217,3 +217,12 @@ def test_placements_that_hide_the_target_are_redrawn(tmp_path, library):
         if "distractors" in record.render:
             expected = plan.distractors(spec.index, spec.synset, spec.viewpoint, spec.cad_id, draw)
             assert [d["cad_id"] for d in record.render["distractors"]] == [d.cad_id for d in expected]
+
+
+def test_a_distractor_job_is_the_same_on_any_number_of_workers(tmp_path):
+    job = _job(distractors={"count": [1, 3]}, backend_options={"backgrounds": "clutter", "defocus_blur_px": [0, 1.5], "jpeg_quality": [60, 90]})
+    run_job(job, tmp_path / "a", progress=False)
+    run_job(job.model_copy(update={"batch_size": 2}), tmp_path / "b", progress=False, workers=2)
+    shard = "data/train-00000-of-00001.parquet"
+    assert read_table(tmp_path / "a").column("render").to_pylist() == read_table(tmp_path / "b").column("render").to_pylist()
+    assert (tmp_path / "a" / shard).read_bytes() == (tmp_path / "b" / shard).read_bytes()
