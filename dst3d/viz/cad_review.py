@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..cad.library import CadModel
 from ..errors import UserError
 from ..files import write_bytes_atomic
 from ..pose.viewpoint import Viewpoint, intrinsics
@@ -43,7 +44,7 @@ def review_sheet(library, name: str, out: Path, size: int = 128) -> Path:
         label = np.full((size, label_w, 3), 255, np.uint8)
         for j, text in enumerate(_wrap(model.id, 20)[:4] + [f"{model.faces} faces"]):
             cv2.putText(label, text, (4, 16 + 15 * j), cv2.FONT_HERSHEY_SIMPLEX, 0.38, (0, 0, 0), 1, cv2.LINE_AA)
-        if "orientation=estimated" in model.source or "approximate" in model.source:
+        if flagged(model):
             cv2.putText(label, "estimated/approx.", (4, size - 8), cv2.FONT_HERSHEY_SIMPLEX, 0.38, (0, 0, 200), 1, cv2.LINE_AA)
         rows.append(np.hstack([label, *tiles]))
     sheet = np.vstack(rows)
@@ -57,6 +58,11 @@ def review_sheet(library, name: str, out: Path, size: int = 128) -> Path:
     except OSError as exc:
         raise UserError(f"cannot write {out}: {exc.strerror or exc}") from None
     return out
+
+
+def flagged(model: CadModel) -> bool:
+    """A model the sheet marks: its typed tags say it needs review or only approximates its class."""
+    return bool(model.tags.needs_review) or model.tags.strength == "approximate"
 
 
 def _wrap(text: str, width: int) -> list[str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..library import Symmetry
-from .primitives import Model, bent_tube, box, cone, disc, ellipsoid, facing_front, front_ring, loft, plate_xz, polar_outline, revolve_z, rigid, ring_xz, rot_y, span, tube
+from .primitives import Model, bent_tube, box, cone, disc, ellipsoid, facing_front, flat_ring, front_ring, loft, plate_xz, polar_outline, revolve_z, rigid, ring_xz, rot_y, span, tube
 
 _NONE = Symmetry(type="none")
 _MIRROR = Symmetry(type="mirror", axis="x")
@@ -35,7 +35,7 @@ MICROWAVE_PRESETS = [
     dict(style="keypad", W=0.52, D=0.4, H=0.3, panel=0.13),
     dict(style="range", W=0.76, D=0.4, H=0.42, panel=0.16),
     dict(style="retro", W=0.48, D=0.38, H=0.29, panel=0.11),
-    dict(style="compact", W=0.44, D=0.33, H=0.26, panel=0.1),
+    dict(style="compact", W=0.44, D=0.33, H=0.26, panel=0.1, push_button=True),  # one dial, a door-release button, no handle
 ]
 
 
@@ -52,10 +52,14 @@ def build_microwave(p: dict) -> Model:
     y = -d - 0.012
     m.add("door", span((-w + 0.008, y, feet + 0.01), (px - 0.006, -d + 0.002, H - 0.012)))
     m.add("window", span((-w + 0.05, y - 0.003, feet + 0.05), (px - 0.07, y + 0.004, H - 0.05)))
-    m.add("door", box((0.02, 0.03, (H - feet) * 0.6), (px - 0.03, y - 0.012, (feet + H) / 2)))  # handle
+    if not p.get("push_button"):
+        m.add("door", box((0.02, 0.03, (H - feet) * 0.6), (px - 0.03, y - 0.012, (feet + H) / 2)))  # handle
     m.add("panel", span((px, y + 0.004, feet + 0.01), (w - 0.008, -d + 0.002, H - 0.012)))
     cx = (px + w) / 2
-    if style in ("dial", "retro"):
+    if p.get("push_button"):
+        m.add("controls", disc((cx, y - 0.012, H * 0.65), 0.026, 0.02, "y", 20))
+        m.add("controls", span((cx - 0.03, y - 0.01, H * 0.15), (cx + 0.03, y + 0.004, H * 0.27)))  # door release
+    elif style in ("dial", "retro"):
         for k, z in enumerate((H * 0.72, H * 0.42)):
             m.add("controls", disc((cx, y - 0.012, z), 0.024 - 0.004 * k, 0.02, "y", 20))
     else:
@@ -68,7 +72,7 @@ def build_microwave(p: dict) -> Model:
     for sx in (1, -1):
         for sy in (1, -1):
             m.add("feet", disc((sx * (w - 0.04), sy * (d - 0.04), feet / 2), 0.015, feet, "z", 10))
-    m.kp("door_handle", (px - 0.03, y - 0.027, (feet + H) / 2))
+    m.kp("door_handle", (px - 0.03, y - (0.027 if not p.get("push_button") else 0.0), (feet + H) / 2))
     m.kp("window_top_right", (-w + 0.05, y - 0.003, H - 0.05))
     m.kp("panel_top", (cx, y, H - 0.012))
     corners(m, w, d, feet, H)
@@ -136,10 +140,10 @@ def build_refrigerator(p: dict) -> Model:
 
 WASHER_PRESETS = [
     dict(style="front", W=0.6, D=0.6, H=0.85, door=0.2),
-    dict(style="front", W=0.6, D=0.65, H=0.9, door=0.17),
-    dict(style="front_tall", W=0.69, D=0.78, H=0.99, door=0.22),
-    dict(style="top", W=0.69, D=0.7, H=1.05, door=0.0),
-    dict(style="top_low", W=0.62, D=0.65, H=0.92, door=0.0),
+    dict(style="front", W=0.6, D=0.65, H=0.9, door=0.17, pedestal=0.3),  # on a pedestal drawer
+    dict(style="front_tall", W=0.69, D=0.78, H=0.99, door=0.22, dryer=0.8),  # a stacked washer and dryer
+    dict(style="top", W=0.69, D=0.7, H=1.05, door=0.0, open_lid=True),  # top loader, its lid open over the agitator
+    dict(style="top_low", W=0.62, D=0.65, H=0.92, door=0.0, twin=True),  # twin tub: wash and spin lids side by side
 ]
 
 
@@ -147,11 +151,17 @@ def build_washer(p: dict) -> Model:
     """Washing machine: front loaders with a round porthole and a control strip, top loaders with a lid and a back console."""
     m = Model(symmetry=_NONE)
     w, d, H, style = p["W"] / 2, p["D"] / 2, p["H"], p["style"]
+    if p.get("pedestal"):
+        return washer_on_pedestal(m, p)
     top = H if style.startswith("front") else H - 0.2  # a top loader's cabinet ends under its lid and console
     m.add("body", loft([ring_xz(-d, w, 0.02, top, p=12), ring_xz(d, w, 0.02, top, p=12)]))
     m.add("feet", span((-w + 0.03, -d + 0.03, 0.0), (w - 0.03, d - 0.03, 0.02)))
     y = -d
-    if style.startswith("front"):
+    if p.get("dryer"):
+        stacked_dryer(m, w, d, H, p["dryer"])
+    if p.get("open_lid") or p.get("twin"):
+        top_loader_variant(m, p, w, d, H, top)
+    elif style.startswith("front"):
         zc = (H - 0.15) * 0.5 + 0.02
         r = p["door"]
         m.add("door", front_ring((0.0, y - 0.03, zc), r, 0.035, 36))
@@ -176,6 +186,50 @@ def build_washer(p: dict) -> Model:
     return m
 
 
+def washer_on_pedestal(m: Model, p: dict) -> Model:
+    """A front loader raised on a pedestal drawer: the same washer built on top of a drawer of height ``pedestal``."""
+    lift = p["pedestal"]
+    inner = build_washer({k: v for k, v in p.items() if k != "pedestal"})
+    w, d = p["W"] / 2, p["D"] / 2
+    m.add("pedestal", span((-w, -d, 0.0), (w, d, lift)))
+    m.add("pedestal", span((-w + 0.03, -d - 0.015, 0.04), (w - 0.03, -d + 0.002, lift - 0.03)), box((0.2, 0.03, 0.025), (0, -d - 0.03, lift - 0.07)))
+    for name, pieces in inner.parts.items():
+        m.add(name, [piece.copy().apply_translation((0, 0, lift)) for piece in pieces])
+    for name, point in inner.keypoints.items():
+        m.kp(name, (point[0], point[1], point[2] + lift if name.startswith(("door", "dial", "top")) else point[2]))
+    return m
+
+
+def stacked_dryer(m: Model, w: float, d: float, H: float, h: float) -> None:
+    """A dryer stacked on the washer: its cabinet, a wide round door, a control strip and the stacking kit's rim."""
+    m.add("dryer", loft([ring_xz(-d, w, H + 0.02, H + h, p=12), ring_xz(d, w, H + 0.02, H + h, p=12)]))
+    m.add("dryer", span((-w - 0.005, -d - 0.005, H), (w + 0.005, d + 0.005, H + 0.025)))  # stacking kit
+    zc = H + (h - 0.13) * 0.5 + 0.02
+    m.add("door", front_ring((0.0, -d - 0.03, zc), h * 0.28, 0.03, 36))
+    m.add("glass", facing_front(revolve_z([(0, 0), (h * 0.28 - 0.02, 0), (h * 0.16, 0.03), (0, 0.035)], sections=32), (0.0, -d - 0.005, zc)))
+    m.add("panel", span((-w + 0.01, -d - 0.015, H + h - 0.13), (w - 0.01, -d + 0.01, H + h - 0.01)))
+    m.add("controls", disc((-w * 0.5, -d - 0.03, H + h - 0.07), 0.035, 0.03, "y", 20))
+    m.kp("dryer_door_top", (0, -d - 0.06, zc + h * 0.28))
+
+
+def top_loader_variant(m: Model, p: dict, w: float, d: float, H: float, top: float) -> None:
+    """A top loader with its lid hinged open (standing at the back, the agitator showing), or a twin tub's two lids."""
+    if p.get("twin"):
+        for x0, x1 in ((-w + 0.02, -0.01), (0.01, w - 0.02)):
+            m.add("lid", span((x0, -d + 0.02, top - 0.002), (x1, d - 0.16, top + 0.02)))
+            m.add("lid", box((0.12, 0.04, 0.02), ((x0 + x1) / 2, -d + 0.04, top + 0.03)))
+        m.kp("lid_front", (w / 2, -d + 0.04, top + 0.04))
+    else:
+        m.add("lid", span((-w + 0.02, d - 0.2, top), (w - 0.02, d - 0.18, top + 2 * d - 0.2)))  # standing up at the hinge
+        m.add("tub", flat_ring(top + 0.004, w * 0.75, 0.012, 32).apply_translation((0, -0.08, 0)))
+        m.add("tub", revolve_z([(0, top - 0.05), (0.07, top - 0.05), (0.045, top + 0.1), (0, top + 0.11)], sections=16).apply_translation((0, -0.08, 0)))
+        m.kp("lid_front", (0, d - 0.2, top + 2 * d - 0.2))
+    m.add("panel", loft([ring_xz(d - 0.15, w, top - 0.01, H - 0.02, p=8, top=0.98), ring_xz(d, w, top - 0.01, H, p=8)]))
+    m.add("controls", disc((w * 0.6, d - 0.16, H - 0.1), 0.04, 0.04, "y", 20), disc((-w * 0.6, d - 0.16, H - 0.1), 0.03, 0.04, "y", 20))
+    m.kp("console_left", (w, d - 0.15, H - 0.02))
+    m.kp("console_right", (-w, d - 0.15, H - 0.02))
+
+
 # --------------------------------------------------------------------------------------
 # toaster
 # --------------------------------------------------------------------------------------
@@ -184,8 +238,8 @@ TOASTER_PRESETS = [
     dict(style="two", W=0.27, D=0.16, H=0.19, slots=2, long=False, p=5),
     dict(style="four", W=0.29, D=0.28, H=0.2, slots=4, long=False, p=5),
     dict(style="long", W=0.4, D=0.15, H=0.19, slots=2, long=True, p=6),
-    dict(style="retro", W=0.3, D=0.18, H=0.2, slots=2, long=False, p=3),
-    dict(style="compact", W=0.24, D=0.14, H=0.17, slots=2, long=False, p=8),
+    dict(style="retro", W=0.3, D=0.18, H=0.2, slots=2, long=False, p=3, feet=True, ribs=3),  # chrome ribs, bun feet
+    dict(style="compact", W=0.24, D=0.14, H=0.17, slots=2, long=False, p=8, rack=True, buttons=3),  # bun-warming rack, crumb tray, buttons
 ]
 
 
@@ -204,6 +258,7 @@ def build_toaster(p: dict) -> Model:
         m.add("slots", span((x0, yc - 0.016, H - 0.006), (x1, yc + 0.016, H + 0.003)))
     m.add("lever", box((0.035, 0.03, 0.02), (w + 0.02, 0.0, H * 0.62)), box((0.008, 0.012, H * 0.5), (w + 0.004, 0.0, H * 0.5)))
     m.add("lever", disc((w + 0.005, 0.0, H * 0.25), 0.016, 0.018, "x", 16))
+    toaster_extras(m, p, w, d, H)
     m.kp("lever", (w + 0.037, 0, H * 0.62))
     m.kp("knob", (w + 0.014, 0, H * 0.25))
     front_row = [span_x for span_x, k in rows if k == 0]
@@ -211,6 +266,27 @@ def build_toaster(p: dict) -> Model:
     m.kp("slot_front_right", (min(x0 for x0, _ in front_row), -pitch * 0.35 if n == 2 else -pitch * 0.45, H))
     corners(m, w * 0.92, d, 0.0, H * 0.5, front_only=True)
     return m
+
+
+def toaster_extras(m: Model, p: dict, w: float, d: float, H: float) -> None:
+    """Optional: bun feet and chrome ribs along the front and back (retro), a fold-down bun-warming wire rack
+    over the slots, a crumb tray drawer and a column of buttons on the lever end."""
+    if p.get("feet"):
+        for sx in (1, -1):
+            for sy in (1, -1):
+                m.add("feet", ellipsoid((sx * w * 0.75, sy * d * 0.65, 0.0), (0.018, 0.018, 0.012), 1))
+    for k in range(p.get("ribs", 0)):
+        z = H * (0.3 + 0.2 * k)
+        for sy in (1, -1):
+            m.add("ribs", span((-w * 0.85, sy * d - (0.004 if sy > 0 else -0.004) - 0.003, z - 0.004), (w * 0.85, sy * d - (0.004 if sy > 0 else -0.004) + 0.003, z + 0.004)))
+    if p.get("rack"):
+        rack = [(-w * 0.8, -d * 0.55, H), (-w * 0.8, -d * 0.55, H + 0.05), (w * 0.8, -d * 0.55, H + 0.05), (w * 0.8, -d * 0.55, H)]
+        m.add("rack", bent_tube(rack, 0.003, n=6), bent_tube([(x, -yy, z) for x, yy, z in rack], 0.003, n=6))
+        for f in np.linspace(-0.7, 0.7, 5):
+            m.add("rack", tube((w * f, -d * 0.55, H + 0.05), (w * f, d * 0.55, H + 0.05), 0.0025, 6))
+        m.add("tray", span((-w * 0.7, -d * 0.5, 0.003), (w * 0.7, d * 0.5 + 0.02, 0.012)), box((0.04, 0.012, 0.008), (0, d * 0.5 + 0.03, 0.008)))
+    for k in range(p.get("buttons", 0)):
+        m.add("buttons", box((0.008, 0.016, 0.01), (w + 0.004, -d * 0.45, H * (0.75 - 0.13 * k))))
 
 
 # --------------------------------------------------------------------------------------

@@ -11,10 +11,11 @@ from __future__ import annotations
 import numpy as np
 
 from ..library import Symmetry
-from .primitives import X, Y, Z, Model, arc_points, bent_tube, box, flat_ring, loft, revolve_z, ring_xz, span, tube, tyre
+from .primitives import X, Y, Z, Model, arc_points, bent_tube, box, disc, flat_ring, loft, revolve_z, ring_xz, span, tube, tyre
 
 _ROUND = Symmetry(type="rotational", axis="z", order=0)
 _HANDLE_PLANE = Symmetry(type="mirror", axis="y")
+_MIRROR_X = Symmetry(type="mirror", axis="x")
 
 
 def shell(outer: list[tuple[float, float]], wall: float, floor: float) -> list[tuple[float, float]]:
@@ -47,9 +48,9 @@ def side_handle(outer: list[tuple[float, float]], z_top: float, z_bot: float, re
 
 MUG_PRESETS = [
     dict(style="classic", H=0.095, Rb=0.041, Rt=0.041, bulge=0.0, reach=0.028, hs=0.62, thick=0.006),
-    dict(style="tapered", H=0.105, Rb=0.032, Rt=0.046, bulge=0.0, reach=0.026, hs=0.55, thick=0.006),
-    dict(style="latte", H=0.14, Rb=0.038, Rt=0.041, bulge=0.0, reach=0.032, hs=0.6, thick=0.007),
-    dict(style="barrel", H=0.1, Rb=0.036, Rt=0.037, bulge=0.008, reach=0.03, hs=0.66, thick=0.0065),
+    dict(style="travel", H=0.15, Rb=0.032, Rt=0.044, bulge=0.0, reach=0.026, hs=0.55, thick=0.006, lid=True),  # tapered, sip lid, grip band
+    dict(style="espresso", H=0.058, Rb=0.024, Rt=0.032, bulge=0.0, reach=0.016, hs=0.55, thick=0.004, saucer=0.062),  # cup on a saucer
+    dict(style="stein", H=0.13, Rb=0.04, Rt=0.037, bulge=0.006, reach=0.034, hs=0.7, thick=0.011, foot=True),  # thick handle, foot ring, bands
     dict(style="camp", H=0.078, Rb=0.045, Rt=0.045, bulge=0.0, reach=0.024, hs=0.7, thick=0.004),
 ]
 
@@ -66,6 +67,7 @@ def build_mug(p: dict) -> Model:
         m.add("rim", flat_ring(H - 0.003, rt - 0.001, 0.003))
     z_top, z_bot = H * (0.5 + p["hs"] / 2), H * (0.5 - p["hs"] / 2)
     m.add("handle", side_handle(outer, z_top, z_bot, p["reach"], p["thick"]))
+    mug_extras(m, p, outer)
     x_out = max(radius_at(outer, z_top), radius_at(outer, z_bot)) + p["reach"]
     m.kp("rim_front", (0, -rt, H))
     m.kp("rim_back", (0, rt, H))
@@ -74,6 +76,25 @@ def build_mug(p: dict) -> Model:
     m.kp("handle_outer", (x_out, 0, H / 2))
     m.kp("base_front", (0, -rb, 0))
     return m
+
+
+def mug_extras(m: Model, p: dict, outer: list[tuple[float, float]]) -> None:
+    """Optional: a travel mug's press-on lid with its sip spout (on the plane of the handle, toward -X) and grip
+    band; a stein's foot ring and two raised bands; an espresso cup's saucer (the cup then stands on it)."""
+    H, rt = p["H"], p["Rt"]
+    if p.get("lid"):
+        m.add("lid", revolve_z([(0, H - 0.01), (rt + 0.002, H - 0.01), (rt + 0.003, H + 0.004), (rt * 0.8, H + 0.012), (0, H + 0.012)], sections=36))
+        m.add("lid", box((0.014, 0.01, 0.006), (-rt * 0.6, 0.0, H + 0.014)))
+        m.add("band", revolve_z([(radius_at(outer, H * 0.3) + 0.002, H * 0.3), (radius_at(outer, H * 0.6) + 0.002, H * 0.6),
+                                  (radius_at(outer, H * 0.6) - 0.001, H * 0.6), (radius_at(outer, H * 0.3) - 0.001, H * 0.3)], sections=36))
+    if p.get("foot"):
+        m.add("foot", flat_ring(0.004, p["Rb"] * 0.95, 0.004, 36))
+        for f in (0.2, 0.85):
+            m.add("foot", flat_ring(H * f, radius_at(outer, H * f), 0.0025, 36))
+    if p.get("saucer"):
+        r = p["saucer"]
+        m.add("saucer", revolve_z([(0, -0.008), (r * 0.45, -0.008), (r * 0.5, -0.004), (r, 0.002), (r * 0.98, 0.004), (r * 0.5, -0.002), (0, -0.002)], sections=40))
+        m.kp("saucer_front", (0, -r, 0.002))
 
 
 # --------------------------------------------------------------------------------------
@@ -260,16 +281,18 @@ def build_bucket(p: dict) -> Model:
 
 BARREL_PRESETS = [
     dict(style="wine", H=0.95, R=0.3, bulge=0.16, hoops=(0.06, 0.2, 0.8, 0.94)),
-    dict(style="cask", H=0.8, R=0.26, bulge=0.2, hoops=(0.08, 0.3, 0.7, 0.92)),
-    dict(style="drum", H=0.88, R=0.29, bulge=0.0, hoops=(0.33, 0.66)),
+    dict(style="cask", H=0.8, R=0.26, bulge=0.2, hoops=(0.08, 0.3, 0.7, 0.92), cradle=True),  # lying on a cradle, a tap in its head
+    dict(style="drum", H=0.88, R=0.29, bulge=0.0, hoops=(0.33, 0.66), bungs=True),  # steel drum: rolling rings, two bungs
     dict(style="keg", H=0.6, R=0.2, bulge=0.12, hoops=(0.05, 0.5, 0.95)),
-    dict(style="rain", H=1.1, R=0.32, bulge=0.08, hoops=(0.1, 0.9)),
+    dict(style="rain", H=1.1, R=0.32, bulge=0.08, hoops=(0.1, 0.9), spigot=True),  # rain barrel: lid, spigot near the bottom
 ]
 
 
 def build_barrel(p: dict) -> Model:
     """Barrel: a closed body of revolution bulging at the middle (staves), with hoops; a steel drum has rolling rings."""
-    m = Model(symmetry=_ROUND)
+    if p.get("cradle"):
+        return cask_on_cradle(p)
+    m = Model(symmetry=_ROUND if not (p.get("bungs") or p.get("spigot")) else _MIRROR_X)
     H, R, bulge = p["H"], p["R"], p["bulge"]
     end = R / (1 + bulge)
     prof = [(0.0, 0.0), (end * 0.96, 0.0), (end, 0.01)]
@@ -280,11 +303,53 @@ def build_barrel(p: dict) -> Model:
     for f in p["hoops"]:
         r = end * (1 + bulge * np.sin(np.pi * f))
         m.add("hoops", flat_ring(H * f - 0.01, r + 0.002, 0.012 if p["style"] == "drum" else 0.008, 24))
+    barrel_fittings(m, p, end)
     m.kp("top_front", (0, -end, H))
     m.kp("top_back", (0, end, H))
     m.kp("belly_front", (0, -R, H / 2))
     m.kp("bottom_front", (0, -end, 0))
     m.kp("bottom_back", (0, end, 0))
+    return m
+
+
+def barrel_fittings(m: Model, p: dict, end: float) -> None:
+    """Optional: a steel drum's two bung caps on its lid (on the x = 0 plane); a rain barrel's lid and front spigot."""
+    H = p["H"]
+    if p.get("bungs"):
+        for y in (-end * 0.6, end * 0.6):
+            m.add("bungs", disc((0, y, H - 0.004), 0.03, 0.02, "z", 12))
+    if p.get("spigot"):
+        m.add("lid", revolve_z([(0, H - 0.012), (end * 0.93, H - 0.012), (end * 0.95, H + 0.03), (0, H + 0.04)], sections=32))
+        m.add("spigot", tube((0, -end * 0.95, H * 0.12), (0, -end - 0.08, H * 0.12), 0.015, 10), tube((0, -end - 0.07, H * 0.12), (0, -end - 0.07, H * 0.12 - 0.06), 0.012, 10))
+        m.add("spigot", box((0.012, 0.04, 0.012), (0, -end - 0.07, H * 0.12 + 0.025)))
+
+
+def cask_on_cradle(p: dict) -> Model:
+    """A cask lying on its side on a two-saddle cradle, its axis along Y, a tap in the front head (-Y)."""
+    m = Model(symmetry=_MIRROR_X)
+    upright = build_barrel({k: v for k, v in p.items() if k != "cradle"})
+    H, R = p["H"], p["R"]
+    end = R / (1 + p["bulge"])
+    lift = R + 0.12
+    turn = np.eye(4)
+    turn[:3, :3] = [[1, 0, 0], [0, 0, 1], [0, -1, 0]]  # +Z (the cask's axis) onto +Y, the bottom head to the front
+    turn[:3, 3] = (0, -H / 2, lift)
+    for name, pieces in upright.parts.items():
+        m.add(name, [piece.copy().apply_transform(turn) for piece in pieces])
+    for y in (-H * 0.28, H * 0.28):
+        r = end * (1 + p["bulge"] * np.sin(np.pi * (0.5 + y / H)))
+        saddle = [(-R * 0.85, 0.0), (R * 0.85, 0.0), (R * 0.85, lift - r * 0.55), (R * 0.4, lift - r * 0.9), (-R * 0.4, lift - r * 0.9), (-R * 0.85, lift - r * 0.55)]
+        m.add("cradle", loft([np.column_stack([[q[0] for q in saddle], np.full(6, y - 0.03), [q[1] for q in saddle]]),
+                              np.column_stack([[q[0] for q in saddle], np.full(6, y + 0.03), [q[1] for q in saddle]])]))
+    m.add("cradle", span((-R * 0.7, -H * 0.32, 0.0), (-R * 0.6, H * 0.32, 0.05)), span((R * 0.6, -H * 0.32, 0.0), (R * 0.7, H * 0.32, 0.05)))
+    m.add("tap", tube((0, -H / 2 + 0.01, lift - end * 0.5), (0, -H / 2 - 0.07, lift - end * 0.5), 0.012, 10),
+          tube((0, -H / 2 - 0.06, lift - end * 0.5), (0, -H / 2 - 0.06, lift - end * 0.5 - 0.05), 0.01, 10))
+    m.kp("top_front", (0, -H / 2, lift + end))
+    m.kp("top_back", (0, H / 2, lift + end))
+    m.kp("belly_top", (0, 0, lift + R))
+    m.kp("bottom_front", (0, -H / 2, lift - end))
+    m.kp("bottom_back", (0, H / 2, lift - end))
+    m.kp("tap", (0, -H / 2 - 0.07, lift - end * 0.5))
     return m
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..library import Symmetry
-from .primitives import X, Y, Z, Model, arc_points, bent_tube, box, disc, ellipsoid, loft, revolve_z, ring, ring_xz, span, tube
+from .primitives import X, Y, Z, Model, arc_points, bent_tube, box, disc, ellipsoid, flat_ring, loft, revolve_z, ring, ring_xz, span, tube
 
 _MIRROR_X = Symmetry(type="mirror", axis="x")
 _MIRROR_Y = Symmetry(type="mirror", axis="y")
@@ -111,9 +111,9 @@ def build_screwdriver(p: dict) -> Model:
 
 HATCHET_PRESETS = [
     dict(style="hatchet", L=0.36, head=0.15, blade=0.09, double=False),
-    dict(style="axe", L=0.7, head=0.19, blade=0.11, double=False),
+    dict(style="axe", L=0.7, head=0.19, blade=0.11, double=False, knob=True),  # felling axe: a swelled knob at the butt
     dict(style="tomahawk", L=0.45, head=0.16, blade=0.07, double=False),
-    dict(style="maul", L=0.8, head=0.17, blade=0.075, double=False),
+    dict(style="maul", L=0.8, head=0.17, blade=0.075, double=False, sledge=True),  # splitting maul: sledge poll, overstrike guard
     dict(style="double", L=0.75, head=0.25, blade=0.1, double=True),
 ]
 
@@ -147,6 +147,11 @@ def build_hatchet(p: dict) -> Model:
         edge_x = hl - 0.035
         if p["style"] == "tomahawk":
             m.add("head", tube((poll, 0, zc), (poll - 0.05, 0, zc + 0.01), 0.008, 8))  # spike
+        if p.get("sledge"):  # a square striking face behind the eye, and a steel guard on the handle below the head
+            m.add("head", span((poll - 0.04, -thick, zc - 0.028), (poll + 0.005, thick, zc + 0.028)))
+            m.add("guard", loft([ring((0, 0, zc - 0.13), Y, X, 0.013, 0.019, n=12), ring((0, 0, zc - 0.03), Y, X, 0.015, 0.021, n=12)]))
+    if p.get("knob"):
+        m.add("handle", ellipsoid((0.0, 0, 0.02), (0.026, 0.018, 0.03), 2))
     m.add("head", loft(rings))
     m.kp("edge_top", (edge_x, 0, zc + bh / 2 - (0.015 if not double else 0)))
     m.kp("edge_bottom", (edge_x, 0, zc - bh / 2 - (0.015 if not double else 0)))
@@ -162,10 +167,10 @@ def build_hatchet(p: dict) -> Model:
 
 SHOVEL_PRESETS = [
     dict(style="round", L=1.45, W=0.23, blade=0.3, grip="straight", curve=0.04),
-    dict(style="square", L=1.05, W=0.25, blade=0.29, grip="d", curve=0.03),
-    dict(style="spade", L=1.0, W=0.19, blade=0.28, grip="d", curve=0.01),
-    dict(style="snow", L=1.25, W=0.5, blade=0.36, grip="d", curve=0.09),
-    dict(style="trench", L=1.3, W=0.12, blade=0.3, grip="straight", curve=0.02),
+    dict(style="square", L=1.05, W=0.25, blade=0.29, grip="d", curve=0.03, treads=True),  # D grip, turned-over treads
+    dict(style="spade", L=1.0, W=0.19, blade=0.28, grip="t", curve=0.01),  # T grip
+    dict(style="snow", L=1.25, W=0.5, blade=0.36, grip="d", curve=0.09, wear_strip=True),  # wide scoop, wear strip at the edge
+    dict(style="trench", L=1.3, W=0.12, blade=0.3, grip="straight", curve=0.02, treads=True),  # narrow, long straight handle, treads
 ]
 
 
@@ -189,7 +194,10 @@ def build_shovel(p: dict) -> Model:
     m.add("blade", loft([ring((0, collar_y, bl - 0.03), X, Y, 0.02, 0.018, n=12), ring((0, collar_y, bl + 0.12), X, Y, 0.018, 0.017, n=12)]))  # socket
     top = L - (0.13 if p["grip"] == "d" else 0.0)
     m.add("handle", tube((0, collar_y, bl + 0.1), (0, collar_y, top), 0.017, 12))
-    if p["grip"] == "d":
+    shovel_extras(m, p, rings, collar_y)
+    if p["grip"] == "t":
+        m.add("grip", tube((-0.065, collar_y, L - 0.018), (0.065, collar_y, L - 0.018), 0.018, 12))
+    elif p["grip"] == "d":
         m.add("grip", bent_tube([(0.0, collar_y, top - 0.02), (0.055, collar_y, top + 0.02), (0.06, collar_y, L - 0.005), (-0.06, collar_y, L - 0.005),
                                  (-0.055, collar_y, top + 0.02), (0.0, collar_y, top - 0.02)], 0.014, n=8))
     else:
@@ -201,6 +209,20 @@ def build_shovel(p: dict) -> Model:
     return m
 
 
+def shovel_extras(m: Model, p: dict, rings: list[np.ndarray], collar_y: float) -> None:
+    """Optional: treads (the blade's top edge turned over for the foot) either side of the socket, a steel wear
+    strip along a snow shovel's leading edge."""
+    top, bottom = rings[-1], rings[0]
+    if p.get("treads"):
+        xmax = float(top[:, 0].max())
+        for sx in (1, -1):
+            m.add("treads", span((min(sx * 0.03, sx * xmax), collar_y - 0.035, p["blade"] - 0.008), (max(sx * 0.03, sx * xmax), collar_y + 0.005, p["blade"] + 0.004)))
+    if p.get("wear_strip"):
+        xmax = float(bottom[:, 0].max())
+        yb = float(bottom[:, 1].mean())
+        m.add("wear_strip", span((-xmax, yb - 0.008, 0.0), (xmax, yb + 0.008, 0.03)))
+
+
 # --------------------------------------------------------------------------------------
 # broom
 # --------------------------------------------------------------------------------------
@@ -210,7 +232,7 @@ BROOM_PRESETS = [
     dict(style="push", L=1.5, W=0.6, bristle=0.08),
     dict(style="angle", L=1.3, W=0.3, bristle=0.22),
     dict(style="whisk", L=0.3, W=0.16, bristle=0.18),
-    dict(style="corn", L=1.2, W=0.26, bristle=0.36),
+    dict(style="besom", L=1.2, W=0.26, bristle=0.5),  # a round bundle of twigs bound to a pole
 ]
 
 
@@ -218,6 +240,8 @@ def build_broom(p: dict) -> Model:
     """Broom: bristles at the bottom (a corn broom's flat fan, a push broom's block, an angled head, a short whisk), a handle up +Z."""
     L, hw, bh, style = p["L"], p["W"] / 2, p["bristle"], p["style"]
     m = Model(symmetry=Symmetry(type="none") if style == "angle" else _MIRROR_X)  # an angle broom's bristles are cut at a slant
+    if style == "besom":
+        return build_besom(m, L, hw, bh)
     if style in ("corn", "whisk"):
         rings = [ring((0, 0, 0.0), X, Y, hw, 0.02 * hw / 0.16, p=4, n=16), ring((0, 0, bh * 0.55), X, Y, hw * 0.7, 0.03 * hw / 0.16, p=3, n=16),
                  ring((0, 0, bh), X, Y, 0.035 if style == "corn" else 0.025, 0.03 if style == "corn" else 0.02, p=2, n=16)]
@@ -243,6 +267,20 @@ def build_broom(p: dict) -> Model:
     m.kp("head_top", (0, -0.02 if style in ("corn", "whisk") else -0.035, top_of_head))
     m.kp("handle_top", (0, 0, L + 0.012))
     m.kp("bristle_front", (0, -0.02 * hw / 0.16 if style in ("corn", "whisk") else -0.03, 0.02))
+    return m
+
+
+def build_besom(m: Model, L: float, r: float, bh: float) -> Model:
+    """A besom: a round, flaring bundle of twigs bound in two places onto a pole; round about +Z."""
+    m.symmetry = Symmetry(type="rotational", axis="z", order=0)
+    m.add("bristles", revolve_z([(0, 0), (r * 0.85, 0.0), (r, 0.04), (r * 0.55, bh * 0.55), (0.05, bh), (0, bh)], sections=32))
+    for f in (0.62, 0.85):
+        m.add("bindings", flat_ring(bh * f, float(np.interp(f, [0.55, 1.0], [r * 0.55, 0.05])) + 0.002, 0.008, 32))
+    m.add("handle", revolve_z([(0, bh - 0.03), (0.016, bh - 0.03), (0.016, L), (0.012, L + 0.01), (0, L + 0.012)], sections=16))
+    m.kp_pair("bristle_corner", (r * 0.85, 0, 0.0))
+    m.kp("bristle_front", (0, -r, 0.04))
+    m.kp("head_top", (0, -0.05, bh))
+    m.kp("handle_top", (0, 0, L + 0.012))
     return m
 
 
