@@ -226,3 +226,39 @@ def test_a_distractor_job_is_the_same_on_any_number_of_workers(tmp_path):
     shard = "data/train-00000-of-00001.parquet"
     assert read_table(tmp_path / "a").column("render").to_pylist() == read_table(tmp_path / "b").column("render").to_pylist()
     assert (tmp_path / "a" / shard).read_bytes() == (tmp_path / "b" / shard).read_bytes()
+
+
+def test_distractors_with_own_colours_keep_them(tmp_path):
+    """A vertex-coloured distractor over a plain target: the albedo pass draws its colours,
+    and the render backend's 'own' appearance paints them (a random colour for parts without)."""
+    import trimesh
+
+    from dst3d.appearance.render import RenderBackend, RenderBackendConfig
+    from dst3d.appearance.request import AppearanceRequest
+    from dst3d.cad.importer import import_mesh
+
+    root = tmp_path / "lib"
+    root.mkdir()
+    (root / "manifest.json").write_text('{"version": 1, "classes": {}}')
+    lib = CadLibrary(root)
+    box = trimesh.creation.box((1.0, 1.0, 1.0))
+    box.visual = trimesh.visual.ColorVisuals(vertex_colors=np.tile([200, 40, 30, 255], (len(box.vertices), 1)).astype(np.uint8))
+    box.export(tmp_path / "red.ply")
+    trimesh.creation.icosphere(subdivisions=2).export(tmp_path / "plain.obj")
+    import_mesh(lib, tmp_path / "red.ply", "n97000011", "-y", "+z", model_id="red", name="red")
+    import_mesh(lib, tmp_path / "plain.obj", "n97000012", "-y", "+z", model_id="plain", name="plain")
+    R, t, K = _pose()
+    scenes = SceneCache(lib, SIZE, SIZE)
+    try:
+        posed = render_pose(scenes, "plain", R, t, K, [Distractor("red", tuple(_rot(30).reshape(-1)), (0.15, 0.0, 1.8), 0.4)])
+    finally:
+        scenes.close()
+    result = posed.render
+    red = result.scene_mask & ~result.mask
+    assert red.sum() > 50 and result.albedo is not None
+    assert np.abs(result.albedo[red].astype(int) - [200, 40, 30]).max() <= 3
+    assert result.own_parts[result.parts[red]].all() and not result.own_parts[result.parts[result.mask]].any()
+    flat = dict(light_intensity=(0.0, 0.0), ambient=(1.0, 1.0), noise_std=0.0, specular=(0.0, 0.0))
+    out = RenderBackend(RenderBackendConfig(appearance="own", **flat)).generate([AppearanceRequest({}, result, "", "", 2)])[0]
+    inner = cv2.erode(red.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    assert np.abs(out[inner].astype(int) - [200, 40, 30]).max() <= 3

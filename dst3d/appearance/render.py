@@ -195,8 +195,8 @@ class RenderBackend:
         base = albedo[parts]
         if self.config.appearance != "random" and getattr(render, "albedo", None) is not None:
             own = self._own_albedo(render, inside, rng)
-            target = getattr(render, "target_parts", None)
-            base = own if target is None else np.where((parts <= target)[:, None], own, base)  # distractors: random colours
+            flags = getattr(render, "own_parts", None)  # with distractors: the parts that have an own colour
+            base = own if flags is None else np.where(flags[parts][:, None], own, base)
         if self._plain_light():
             diffuse = np.clip(_dot(normals, light), 0.0, None)
             spec = specular[parts] * _highlight(normals, light) ** shininess[parts]
@@ -266,7 +266,7 @@ class RenderBackend:
         outside the mask takes its neighbour's colour), jittered per image for 'jitter'."""
         own = render.albedo
         ring = cv2.dilate(own, np.ones((3, 3), np.uint8))
-        own = np.where(render.mask[..., None], own, ring)
+        own = np.where(getattr(render, "scene_mask", render.mask)[..., None], own, ring)
         base = own.reshape(-1, 3)[inside].astype(np.float32) / 255.0
         if self.config.appearance == "jitter":
             hsv = cv2.cvtColor(base[None], cv2.COLOR_RGB2HSV)[0]  # float: H in degrees [0, 360)

@@ -97,6 +97,7 @@ class RenderResult:
     zfar: float
     albedo: np.ndarray | None = None  # (H, W, 3) uint8: the mesh's own colour per pixel (models with an appearance), else None
     target_parts: int | None = None  # with occluders drawn: ids 1..target_parts are the target, higher ones occluders; None: all target
+    own_parts: np.ndarray | None = None  # with occluders: (256,) bool, whether part id k has an own colour in ``albedo``
 
     @cached_property
     def depth(self) -> np.ndarray:
@@ -322,8 +323,6 @@ class Renderer:
                 part = trimesh.Trimesh(part.vertices, part.faces, process=False)
             node = self._gl.scene.add(pyrender.Mesh.from_trimesh(part, smooth=False))
             self.seg_map[node] = np.array([index + 1, 0, 0], dtype=np.float64)
-        # the albedo pass: the same nodes, the same part ids, colour flag on (shaders/segmentation.frag)
-        self.albedo_map = {node: value + np.array([0.0, 255.0, 0.0]) for node, value in self.seg_map.items()}
 
     def render(self, R: np.ndarray, t: np.ndarray, K: np.ndarray, occluders: Sequence[Occluder] = ()) -> RenderResult:
         """Render with an object-to-camera pose (OpenCV axes, BOP style) and intrinsics K.
@@ -345,22 +344,26 @@ class Renderer:
         flags = pyrender.RenderFlags.SEG | pyrender.RenderFlags.RGBA
         offscreen = gl.offscreen(self.width, self.height)
         seg_map, extra = self._with_occluders(cam_to_obj, occluders)
+        own = [self.has_appearance] * len(self.seg_map) + [o.has_appearance for o, *_ in occluders for _ in o.seg_map]
+        albedo = None
         try:
             offscreen._renderer.draw_order = list(seg_map)
             rgba, window_depth = offscreen.render(gl.scene, flags=flags, seg_node_map=seg_map)
+            if any(own):  # a second draw of the same nodes (the camera unchanged): the own colours
+                albedo_map = {node: value + np.array([0.0, 255.0, 0.0]) for node, value in seg_map.items()}
+                colour, _ = offscreen.render(gl.scene, flags=flags, seg_node_map=albedo_map)
+                albedo = np.where((rgba[..., 3] != BACKGROUND_ID)[..., None], colour[..., :3], 0).astype(np.uint8)
         finally:
             for node in extra:
                 gl.scene.remove_node(node)
-        target_parts = len(self.seg_map) if occluders else None
-        albedo = None
-        if self.has_appearance:  # a second draw of the target alone (the camera unchanged): the own colours
-            offscreen._renderer.draw_order = list(self.seg_map)
-            colour, _ = offscreen.render(gl.scene, flags=flags, seg_node_map=self.albedo_map)
-            alpha = rgba[..., 3]  # where the target is in front, it is also the front-most target surface here
-            visible = (alpha != BACKGROUND_ID) & (alpha <= len(self.seg_map))
-            albedo = np.where(visible[..., None], colour[..., :3], 0).astype(np.uint8)
+        own_parts = None
+        if occluders:  # which ids have an own colour (id 0: the background ring, which takes its neighbours')
+            own_parts = np.zeros(BACKGROUND_ID + 1, bool)
+            own_parts[0] = True
+            for index, flag in enumerate(own[: BACKGROUND_ID - 1]):
+                own_parts[index + 1] = flag
         return RenderResult(gbuffer=rgba, window_depth=window_depth, R=R, t=t, K=K, znear=self.znear, zfar=self.zfar,
-                            albedo=albedo, target_parts=target_parts)
+                            albedo=albedo, target_parts=len(self.seg_map) if occluders else None, own_parts=own_parts)
 
     def _with_occluders(self, cam_to_obj: np.ndarray, occluders: Sequence[Occluder]) -> tuple[dict, list]:
         """The seg map of the target plus temporary nodes of each occluder's meshes (pyrender
