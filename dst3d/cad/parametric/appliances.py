@@ -40,7 +40,8 @@ MICROWAVE_PRESETS = [
 
 
 def build_microwave(p: dict) -> Model:
-    """Microwave oven: a box, a door with a dark window on the viewer's left, a control panel on the right."""
+    """Microwave oven: a box, a door with a dark window on the viewer's left, a control panel on the right (dials, a keypad, or one dial
+    and a door-release button on a handle-less door)."""
     m = Model(symmetry=_NONE)
     w, d, H, style = p["W"] / 2, p["D"] / 2, p["H"], p["style"]
     feet = 0.015
@@ -148,7 +149,8 @@ WASHER_PRESETS = [
 
 
 def build_washer(p: dict) -> Model:
-    """Washing machine: front loaders with a round porthole and a control strip, top loaders with a lid and a back console."""
+    """Washing machine: front loaders with a round porthole and a control strip (on a pedestal drawer, or with a dryer stacked on
+    top), top loaders with a lid and a back console (the lid open over the agitator, or a twin tub's two lids)."""
     m = Model(symmetry=_NONE)
     w, d, H, style = p["W"] / 2, p["D"] / 2, p["H"], p["style"]
     if p.get("pedestal"):
@@ -244,7 +246,8 @@ TOASTER_PRESETS = [
 
 
 def build_toaster(p: dict) -> Model:
-    """Toaster: a rounded body, dark slot openings along X on top, the lever and browning knob on the +X end."""
+    """Toaster: a rounded body, dark slot openings along X on top, the lever and browning knob on the +X end; optional bun feet and
+    chrome ribs, a bun-warming rack with a crumb tray, buttons (toaster_extras)."""
     m = Model(symmetry=_NONE)
     w, d, H = p["W"] / 2, p["D"] / 2, p["H"]
     m.add("body", loft([ring_xz(-d, w * 0.96, 0.012, H * 0.97, p=p["p"], top=0.95), ring_xz(-d + 0.015, w, 0.012, H, p=p["p"], top=0.95),

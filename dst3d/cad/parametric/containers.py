@@ -56,7 +56,7 @@ MUG_PRESETS = [
 
 
 def build_mug(p: dict) -> Model:
-    """Coffee mug: a revolved open shell and a C handle on +X (classic, tapered, latte, barrel, enamel camp mug)."""
+    """Coffee mug: a revolved open shell and a C handle on +X (classic, travel mug with a lid, espresso cup on a saucer, stein, enamel camp mug)."""
     m = Model(symmetry=_HANDLE_PLANE)
     H, rb, rt = p["H"], p["Rb"], p["Rt"]
     outer = [(rb * 0.9, 0.0), (rb, 0.006)]
@@ -289,7 +289,8 @@ BARREL_PRESETS = [
 
 
 def build_barrel(p: dict) -> Model:
-    """Barrel: a closed body of revolution bulging at the middle (staves), with hoops; a steel drum has rolling rings."""
+    """Barrel: a closed body of revolution bulging at the middle (staves), with hoops (a steel drum: rolling rings and bungs; a rain
+    barrel: lid and spigot, both tagged mirror:x); a cask lies on a cradle instead (cask_on_cradle)."""
     if p.get("cradle"):
         return cask_on_cradle(p)
     m = Model(symmetry=_ROUND if not (p.get("bungs") or p.get("spigot")) else _MIRROR_X)

@@ -56,7 +56,8 @@ GUITAR_PRESETS = [
 
 
 def build_guitar(p: dict) -> Model:
-    """Acoustic guitar: a figure-eight body of depth ``depth`` with a rosette and bridge, a neck with frets' board and a headstock with tuners."""
+    """Acoustic guitar: a figure-eight body of depth ``depth`` with a rosette and bridge, a neck with frets' board and a headstock with tuners
+    (solid or slotted, six or twelve strings); optional pickguard (tagged ``none``), preamp, archtop f-holes and tailpiece."""
     m = Model(symmetry=_NONE if p["cutaway"] or p.get("pickguard") else _MIRROR)
     L, lo, up, wa, dep = p["body"], p["lower"], p["upper"], p["waist"], p["depth"]
     bouts = [(0.0, lo * 0.5), (0.12, lo * 0.93), (0.3, lo), (0.5, wa), (0.72, up), (0.88, up * 0.9), (1.0, up * 0.45)]
@@ -193,7 +194,8 @@ def eguitar_head(m: Model, style: str, top: float, y: float, courses: int) -> tu
 
 
 def build_eguitar(p: dict) -> Model:
-    """Electric guitar: a solid body with one or two horns beside the neck, pickups, knobs, a long neck and an inline headstock."""
+    """Electric guitar: a solid body with one or two horns beside the neck, pickups, knobs, a long neck and a headstock
+    (inline, three a side, or none: headless); optional pickguard, tremolo arm, toggle switch."""
     m = Model(symmetry=_NONE)
     L, hw, dep = p["body"], p["width"], p["depth"]
     outline = eguitar_outline(L, hw, p["bass_horn"], p["treble_horn"])
@@ -254,7 +256,8 @@ CELLO_PRESETS = [
 
 
 def build_violin(p: dict) -> Model:
-    """Violin or cello (one builder, different proportions and an endpin): arched C-bout body, f-holes, bridge, tailpiece, fingerboard, pegbox, scroll."""
+    """Violin or cello (one builder, different proportions and an endpin): arched C-bout body, f-holes, bridge, tailpiece, fingerboard, pegbox, scroll;
+    four or five strings, optional fine tuners, chinrest, shoulder rest, rockstop (violin_fittings)."""
     m = Model(symmetry=_NONE if p.get("chinrest") == "side" or p.get("fine_tuners", 0) % 2 else _MIRROR)
     L, lo, up, wa, rib, arch = p["body"], p["lower"], p["upper"], p["waist"], p["rib"], p["arch"]
     z0 = p["endpin"]
@@ -521,7 +524,8 @@ UPRIGHT_PRESETS = [
 
 
 def build_upright(p: dict) -> Model:
-    """Upright piano: a tall case, the keyboard shelf toward -Y with white and black keys, a fallboard, toe blocks or legs, pedals.
+    """Upright piano: a tall case, the keyboard shelf toward -Y with white and black keys, a fallboard, toe blocks or legs, pedals;
+    optional candle sconces, the fallboard closed, a bench (upright_extras).
 
     Tagged ``none``: the black keys' 2 + 3 grouping is not its own mirror image."""
     m = Model(symmetry=_NONE)

@@ -119,7 +119,8 @@ HATCHET_PRESETS = [
 
 
 def build_hatchet(p: dict) -> Model:
-    """Hatchet: a slightly curved handle up +Z and the head at the top, its edge toward +X (a double-bit axe has two)."""
+    """Hatchet: a slightly curved handle up +Z and the head at the top, its edge toward +X (a double-bit axe has two);
+    optional butt knob, a maul's sledge poll and overstrike guard."""
     L, hl, bh = p["L"], p["head"], p["blade"]
     double = p["double"]
     m = Model(symmetry=Symmetry(type="rotational", axis="z", order=2) if double else _MIRROR_Y)
@@ -175,7 +176,8 @@ SHOVEL_PRESETS = [
 
 
 def build_shovel(p: dict) -> Model:
-    """Shovel: the blade at the bottom, its hollow toward -Y, a handle up +Z with a D grip or a straight end."""
+    """Shovel: the blade at the bottom, its hollow toward -Y, a handle up +Z with a D grip, a T grip or a straight end; optional
+    treads and a wear strip (shovel_extras)."""
     m = Model(symmetry=_MIRROR_X)
     L, hw, bl, style, curve = p["L"], p["W"] / 2, p["blade"], p["style"], p["curve"]
     rings = []
@@ -237,7 +239,8 @@ BROOM_PRESETS = [
 
 
 def build_broom(p: dict) -> Model:
-    """Broom: bristles at the bottom (a corn broom's flat fan, a push broom's block, an angled head, a short whisk), a handle up +Z."""
+    """Broom: bristles at the bottom (a corn broom's flat fan, a push broom's block, an angled head, a short whisk, a besom's round
+    bundle), a handle up +Z."""
     L, hw, bh, style = p["L"], p["W"] / 2, p["bristle"], p["style"]
     m = Model(symmetry=Symmetry(type="none") if style == "angle" else _MIRROR_X)  # an angle broom's bristles are cut at a slant
     if style == "besom":

@@ -35,7 +35,8 @@ PICKUP_PRESETS = [
 
 
 def build_pickup(p: dict) -> Model:
-    """Pickup truck: a lofted bonnet and cab with a glass greenhouse, an open bed with a tailgate behind, four wheels under arches."""
+    """Pickup truck: a lofted bonnet and cab with a glass greenhouse, an open bed with a tailgate behind, four wheels under arches;
+    optional door handles, ladder rack, light bar, bull bar, tonneau cover (pickup_extras)."""
     m = Model(symmetry=_MIRROR)
     L, W, hw = p["L"], p["W"], p["W"] / 2
     y = lambda f: -L / 2 + f * L  # noqa: E731 - fraction along the length, 0 = front bumper
@@ -126,7 +127,7 @@ TRACTOR_PRESETS = [
 
 def build_tractor(p: dict) -> Model:
     """Tractor: big rear wheels under fenders, small front wheels under a long bonnet (-Y), a seat under a roll bar or a cab, an exhaust stack
-    on the driver's left (so tagged ``none``)."""
+    on the driver's left (so tagged ``none``); optional twin rear wheels and a front loader."""
     m = Model(symmetry=Symmetry(type="none"))
     L, W, rr, rf, hood = p["L"], p["W"] / 2, p["rear"], p["front"], p["hood"]
     front, back = -L / 2, L / 2
@@ -201,7 +202,8 @@ FORKLIFT_PRESETS = [
 
 
 def build_forklift(p: dict) -> Model:
-    """Forklift: a chassis with a rounded counterweight at the back (+Y), an overhead guard over the seat, the mast and forks at the front (-Y)."""
+    """Forklift: a chassis with a rounded counterweight at the back (+Y), an overhead guard over the seat, the mast and forks at the front (-Y);
+    optional cab glass, LPG tank, twin front wheels with a pallet, triplex mast (forklift_extras)."""
     m = Model(symmetry=_MIRROR)
     L, w = p["L"], p["W"] / 2
     front, back = -L / 2, L / 2
