@@ -69,8 +69,8 @@ def test_rules():
     assert keep.tolist() == [True, False, True, False, True, False] and cuts == {"a": 60.0, "b": 60.0}
     keep, cuts = decide(s, KcfConfig(quantile=0.34, score="ratio"))  # one per class, by ratio
     assert keep.tolist() == [True, False, True, False, True, True] and cuts == {"a": 3.0, "b": 2.0}
-    keep, _ = decide(s, KcfConfig(quantile=0.34))  # default: contrast; without agreement, combined: the ratio's ranks
-    assert keep.tolist() == [True, False, True, False, True, True] and KcfConfig(quantile=0.34).rule()["score"] == "contrast"
+    keep, _ = decide(s, KcfConfig(quantile=0.34))  # default: photo; without photo scores contrast, without agreement combined: the ratio's ranks
+    assert keep.tolist() == [True, False, True, False, True, True] and KcfConfig(quantile=0.34).rule()["score"] == "photo"
     s = _fake_scores([10, 100, 50, 170, 5, 61], [0.1, 3.0, 0.5, 2.0, 0.0, 1.0], ["a", "a", "a", "b", "b", "b"],
                      agreement=[1.0, 2.0, 0.0, np.nan, np.nan, np.nan])
     keep, _ = decide(s, KcfConfig(quantile=0.34, score="agreement"))  # lowest agreement
@@ -79,9 +79,9 @@ def test_rules():
     assert keep.tolist() == [True, True, False, False, True, True]
     s = _fake_scores([10, 100, 50, 170, 5, 61], [0.1, 3.0, 0.5, 2.0, 0.0, 1.0], ["a", "a", "a", "b", "b", "b"],
                      agreement=[1.0, 1.2, 1.5, 1.5, 1.5, 1.4], alternative=[0.2, 1.4, 0.2, 0.1, 1.8, 0.2])
-    keep, _ = decide(s, KcfConfig(quantile=0.34))  # contrast 0.6 alt - agree: a -0.88, -0.36, -1.38; b -1.44, -0.42, -1.28
+    keep, _ = decide(s, KcfConfig(quantile=0.34, score="contrast"))  # contrast 0.6 alt - agree: a -0.88, -0.36, -1.38; b -1.44, -0.42, -1.28
     assert keep.tolist() == [True, False, True, True, False, True]
-    keep, _ = decide(s, KcfConfig(quantile=0.34, contrast_weight=0.0))  # weight 0: own agreement only: a -1, -1.2, -1.5; b -1.5, -1.5, -1.4
+    keep, _ = decide(s, KcfConfig(quantile=0.34, score="contrast", contrast_weight=0.0))  # weight 0: own agreement only: a -1, -1.2, -1.5; b -1.5, -1.5, -1.4
     assert keep.tolist() == [False, True, True, True, True, False]
     keep, _ = decide(s, KcfConfig(quantile=0.34, score="error"))
     assert keep.tolist() == [True, False, True, False, True, True]
@@ -169,18 +169,18 @@ def test_kcf_flags_corrupted_samples(corrupted_dataset):
     auc = np.mean(ratio[bad][:, None] > ratio[~bad][None, :])
     agreement = scores["agreement"].to_numpy()
     auc_agreement = np.mean(agreement[bad][:, None] < agreement[~bad][None, :])
-    dropped = ~scores["keep"].to_numpy()  # default: top 10% per class by the contrast score
+    dropped = ~scores["keep"].to_numpy()  # default: top 10% per class by the photo score
     precision = (dropped & bad).sum() / dropped.sum()
     by_ratio = scores.groupby("synset")["ratio"].rank(ascending=False, method="first").to_numpy() <= 8
     # 10% are corrupted: a blind filter would have AUC 0.5 and precision 0.1
     assert auc > 0.7, auc
     assert auc_agreement > 0.8, auc_agreement
     assert precision >= max(0.5, (by_ratio & bad).sum() / by_ratio.sum()), precision
-    assert set(scores.columns) >= {"id", "fold", "loss", "error_deg", "ratio", "agreement", "alternative", "keep"}
+    assert set(scores.columns) >= {"id", "fold", "loss", "error_deg", "ratio", "agreement", "alternative", "photo", "photo_alternative", "keep"}
     assert sorted(scores["fold"].unique()) == [0, 1, 2, 3, 4]
 
     assert report["kept"] == 216 and report["dropped"] == 24 and report["folds"] == 5
-    assert report["rule"] == documented_rule() == {"type": "quantile", "quantile": 0.1, "score": "contrast", "contrast_weight": 0.6}
+    assert report["rule"] == documented_rule() == {"type": "quantile", "quantile": 0.1, "score": "photo", "photo_weight": 0.8}
     assert set(report["per_class"]) == set(scores["synset"]) and all(c["dropped"] == 8 for c in report["per_class"].values())
     assert report["compute_seconds"]["features"] > 0 and (data / "kcf" / "report.png").stat().st_size > 10_000
     assert json.loads((data / "kcf" / "report.json").read_text())["dropped_ids"] == scores["id"][dropped].tolist()

@@ -117,44 +117,47 @@ def test_records_use_the_library_the_job_names(small_dataset, tmp_path, altered_
 # --- the default rule: one description, in README, help and code ---------------------
 
 def documented_rule() -> dict:
-    """The default rule as README.md states it (its 'default rule' sentence; the quantile
-    as a percentage there, else the filter usage line's --quantile)."""
+    """The default rule as README.md states it (its 'default rule' sentence: the quantile as a
+    percentage, the score after 'of every class by', the weight before 'x the')."""
     text = " ".join(README.read_text().split())
     sentence = next(s for s in re.split(r"(?<=[.])\s", text) if "default rule" in s.lower())
-    assert "contrast" in sentence, sentence
+    match = re.search(r"top (\d+(?:\.\d+)?)\s*% of every class by (\w+)", sentence)
+    assert match, sentence
     weight = float(re.search(r"\(?(\d+(?:\.\d+)?)\)? x the", sentence).group(1))
-    percent = re.search(r"top (\d+(?:\.\d+)?)\s*%", sentence)
-    quantile = float(percent.group(1)) / 100 if percent else float(re.search(r"dst3d filter DIR[^`]*?--quantile (\d*\.\d+)", text).group(1))
-    return {"type": "quantile", "quantile": quantile, "score": "contrast", "contrast_weight": weight}
+    score = match.group(2)
+    return {"type": "quantile", "quantile": float(match.group(1)) / 100, "score": score, f"{score}_weight": weight}
 
 
 def test_default_rule_is_the_documented_one():
     """With no rule setting, the filter drops what README's rule drops, computed here by hand:
-    the top q of every class by weight x alternative - agreement."""
+    the top q of every class by weight x (the wrong pose's agreement) - (the label's)."""
     from dst3d.config import given, validated
     from dst3d.kcf.config import DEFAULT_RULE, KcfConfig
     from dst3d.kcf.rules import KcfScores, decide
 
     rule = documented_rule()
-    cfg = validated(KcfConfig, given(quantile=None, threshold_deg=None, score=None, contrast_weight=None), "filter setting")  # the CLI with no flags
+    cfg = validated(KcfConfig, given(quantile=None, threshold_deg=None, score=None, contrast_weight=None, photo_weight=None),
+                    "filter setting")  # the CLI with no flags
     assert cfg.rule() == rule
     rng = np.random.default_rng(0)
     n = 40
     synsets = np.array(["a"] * 20 + ["b"] * 20)
-    agreement, alternative = rng.uniform(0, 2, n), rng.uniform(0, 2, n)
+    own, wrong = rng.uniform(0, 2, n), rng.uniform(0, 2, n)
 
     class Rec:
         pass
 
     rec = Rec()
     rec.synsets = synsets
-    scores = KcfScores(rec, np.zeros(n, int), rng.uniform(0, 1, n), rng.uniform(0, 180, n), rng.uniform(0, 3, n), np.zeros((n, 3)), {}, agreement, alternative)
+    pair = {"agreement": own, "alternative": wrong} if rule["score"] == "contrast" else {"photo": own, "photo_alternative": wrong}
+    scores = KcfScores(rec, np.zeros(n, int), rng.uniform(0, 1, n), rng.uniform(0, 180, n), rng.uniform(0, 3, n), np.zeros((n, 3)), {}, **pair)
     keep, _ = decide(scores, cfg)
     expected = np.ones(n, bool)
     for c in ("a", "b"):
         idx = np.flatnonzero(synsets == c)
-        value = rule["contrast_weight"] * alternative[idx] - agreement[idx]
+        value = rule[f"{rule['score']}_weight"] * wrong[idx] - own[idx]
         expected[idx[np.argsort(-value)[: int(len(idx) * rule["quantile"])]]] = False
     assert (keep == expected).all() and (~keep).sum() == 4
     # the help text states the same rule, from the one constant
-    assert f"top {rule['quantile']:.0%}" in DEFAULT_RULE and f"{rule['contrast_weight']} x" in DEFAULT_RULE
+    assert f"top {rule['quantile']:.0%} of every class by {rule['score']}" in DEFAULT_RULE
+    assert f"{rule[rule['score'] + '_weight']} x" in DEFAULT_RULE

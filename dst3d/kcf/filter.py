@@ -14,14 +14,24 @@ held-out fold. Ours keeps the protocol and changes the cost:
    label, modulo the CAD model's symmetry;
 4. every sample also gets its control agreement (``agreement.py``): how well the image's
    edges follow the Canny control it was generated from, no model involved;
-5. and its agreement with the control of the likeliest *wrong* pose (the estimator's
-   prediction, or the label turned by pi in azimuth), rendered like its own control;
+5. the likeliest *wrong* poses (the estimator's prediction, the label turned by pi in
+   azimuth) and the label are rendered in the record's own label frame
+   (``hypotheses.py``; the label's re-render is its stored control, off-centre objects too):
+   each image's agreement with the wrong poses' controls (``alternative``), and the photo
+   agreement (``edges.py``: silhouette colour separation plus oriented contour chamfer) of the
+   label (``photo``) and of the wrong poses (``photo_alternative``);
 6. a rule (``rules.py``) keeps or drops each sample. The default (``config.DEFAULT_RULE``)
-   drops the top 10% of each class by the ``contrast`` score, ``0.6 * alternative -
-   agreement``: the image follows a competing pose's control better, or its own worse.
-   ``quantile`` with another score ranks that instead (``combined`` is a per-class rank
-   average of the likelihood ratio and the control disagreement); ``threshold_deg`` drops
-   by the held-out rotation error.
+   drops the top 10% of each class by the ``photo`` score, ``0.8 * photo_alternative -
+   photo``: a wrong pose's render fits the image better, or the label's fits badly.
+   ``quantile`` with another score ranks that instead (``contrast`` the same on the Canny
+   controls, ``evidence`` a weighted rank mean of photo, contrast, likelihood ratio and
+   error, ``combined`` a rank average of the ratio and the control disagreement);
+   ``threshold_deg`` drops by the held-out rotation error.
+
+Folds are by sample, by CAD instance, or by contiguous ranges of source frames (imported
+photographs: a video's near-duplicates stay on one side); ``fold_by: auto`` picks frames for
+imported data. The held-out error is measured against the viewpoint label (the allocentric
+pose of an imported photograph's crop).
 """
 
 from __future__ import annotations

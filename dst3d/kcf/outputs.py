@@ -204,7 +204,9 @@ def report_png(root: Path, scores, keep: np.ndarray, cuts: dict, rule: dict, lib
     ax.set_xlabel({"error": "held-out rotation error vs label (deg)", "loss": "held-out loss", "ratio": "held-out log-likelihood ratio (best guess vs label)",
                    "agreement": "control disagreement (- agreement of image edges with the Canny control)",
                    "combined": "per-class rank average of likelihood ratio and control disagreement",
-                   "contrast": f"contrast: {rule.get('contrast_weight')} x agreement with a competing pose's control - agreement with own control"}[rule["score"]])
+                   "contrast": f"contrast: {rule.get('contrast_weight')} x agreement with a competing pose's control - agreement with own control",
+                   "photo": f"photo: {rule.get('photo_weight')} x photo agreement of a competing pose's render - the label's",
+                   "evidence": "evidence: weighted per-class rank mean of photo, contrast, likelihood ratio, error"}.get(rule["score"], rule["score"]))
     ax.set_ylabel("samples")
     ax.set_title(f"KCF: {len(keep)} samples, {int((~keep).sum())} dropped")
     ax.legend()

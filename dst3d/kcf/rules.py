@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..posenet.data import Records
-from .config import CONTRAST_WEIGHT, PHOTO_WEIGHT, KcfConfig
+from .config import CONTRAST_WEIGHT, EVIDENCE_WEIGHTS, PHOTO_WEIGHT, KcfConfig
 
 
 @dataclass
@@ -48,7 +48,10 @@ class KcfScores:
             return combined_score(self.ratio, self.agreement, self.records.synsets)  # no Canny controls
         if score == "photo":
             weight = PHOTO_WEIGHT if photo_weight is None else photo_weight
-            return np.nan_to_num(weight * self.photo_alternative - self.photo, nan=0.0)
+            photo = weight * self.photo_alternative - self.photo
+            if np.isfinite(photo).any():
+                return np.nan_to_num(photo, nan=0.0)
+            return self.values("contrast", contrast_weight)  # no photo scores measured
         if score == "evidence":
             return evidence_score(self, contrast_weight, photo_weight)
         return {"error": self.error_deg, "loss": self.loss, "ratio": self.ratio}[score]
@@ -73,26 +76,26 @@ def combined_score(ratio: np.ndarray, agreement: np.ndarray, synsets: np.ndarray
 
 
 def evidence_score(scores: "KcfScores", contrast_weight: float | None = None, photo_weight: float | None = None) -> np.ndarray:
-    """Per-class mean of the ranks (in (0, 1]) of the control contrast, the photo contrast and
-    the estimator's likelihood ratio: three views of one question (does the image show the
-    label's pose?), on scales that differ between rendered and photographed data, hence ranks.
-    A signal that is NaN for a sample (no Canny control, no photo score) is left out of its mean."""
+    """Per-class weighted mean of the ranks (in (0, 1]) of the photo contrast, the control
+    contrast, the estimator's likelihood ratio and its held-out error (``EVIDENCE_WEIGHTS``):
+    views of one question (does the image show the label's pose?) on scales that differ between
+    rendered and photographed data, hence ranks. A signal that is NaN for a sample (no Canny
+    control, no photo score) is left out of its mean."""
     from scipy.stats import rankdata
 
-    weight = CONTRAST_WEIGHT if contrast_weight is None else contrast_weight
-    signals = [weight * scores.alternative - scores.agreement,
-               (PHOTO_WEIGHT if photo_weight is None else photo_weight) * scores.photo_alternative - scores.photo,
-               scores.ratio]
+    signals = {"photo": scores.values("photo", photo_weight=photo_weight),
+               "contrast": (CONTRAST_WEIGHT if contrast_weight is None else contrast_weight) * scores.alternative - scores.agreement,
+               "ratio": scores.ratio, "error": scores.error_deg}
     synsets = np.asarray(scores.records.synsets)
-    total, count = np.zeros(len(synsets)), np.zeros(len(synsets))
+    total, weight = np.zeros(len(synsets)), np.zeros(len(synsets))
     for c in set(synsets.tolist()):
         idx = np.flatnonzero(synsets == c)
-        for value in signals:
+        for name, value in signals.items():
             valid = idx[np.isfinite(value[idx])]
             if len(valid):
-                total[valid] += rankdata(value[valid]) / len(valid)
-                count[valid] += 1
-    return np.where(count > 0, total / np.maximum(count, 1), 0.0)
+                total[valid] += EVIDENCE_WEIGHTS[name] * rankdata(value[valid]) / len(valid)
+                weight[valid] += EVIDENCE_WEIGHTS[name]
+    return np.where(weight > 0, total / np.maximum(weight, 1e-12), 0.0)
 
 
 def decide(scores: KcfScores, cfg: KcfConfig) -> tuple[np.ndarray, dict]:

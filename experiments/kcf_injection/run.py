@@ -7,9 +7,8 @@
    the class's pose distribution (same seed: same colours/light/background), label
    unchanged; a corruption must be at least --min-deg from the label, modulo the CAD
    model's symmetry (closer is no label error by the Acc@pi/6 criterion);
-3. `dst3d filter` (run_filter) with the default settings (quantile rule on the contrast
-   score: agreement with a competing pose's control vs with the label's own), then
-   several rules;
+3. `dst3d filter` (run_filter) with the default settings (the rule in
+   dst3d.kcf.config.DEFAULT_RULE), then several rules;
 4. precision / recall of the dropped set, AUC of each score, the best recall reachable
    at precision >= 0.8, recall by corruption kind and distance, and compute seconds,
    next to an estimate of 3D-DST's KCF cost (5 folds x 150 epochs of ResNet-50, timed
@@ -129,22 +128,25 @@ def main() -> None:
     scores = pq.read_table(data / "kcf" / "scores.parquet").to_pandas()
     corrupted = {c["id"]: c for c in truth["corrupted"]}
     bad = scores["id"].isin(corrupted).to_numpy()
-    error, ratio, loss, agreement, alternative = (scores[c].to_numpy(np.float64) for c in ("error_deg", "ratio", "loss", "agreement", "alternative"))
+    error, ratio, loss, agreement, alternative, photo, photo_alt = (scores[c].to_numpy(np.float64) for c in (
+        "error_deg", "ratio", "loss", "agreement", "alternative", "photo", "photo_alternative"))
     records = load_records(data, images=False)
     assert (records.ids == scores["id"].to_numpy()).all()
-    s = KcfScores(records, scores["fold"].to_numpy(), loss, error, ratio, np.zeros((len(scores), 3)), {}, agreement, alternative)
+    s = KcfScores(records, scores["fold"].to_numpy(), loss, error, ratio, np.zeros((len(scores), 3)), {}, agreement, alternative, photo, photo_alt)
     combined = s.values("combined")
     contrast = s.values("contrast")
     rules = {}
     for name, rule in {
-        f"quantile {args.fraction} of contrast (default)": KcfConfig(quantile=args.fraction),
+        f"quantile {args.fraction} of {KcfConfig().score} (default)": KcfConfig(quantile=args.fraction),
+        f"quantile {args.fraction} of contrast": KcfConfig(quantile=args.fraction, score="contrast"),
+        f"quantile {args.fraction} of photo": KcfConfig(quantile=args.fraction, score="photo"),
         f"quantile {args.fraction} of combined": KcfConfig(quantile=args.fraction, score="combined"),
         f"quantile {args.fraction} of agreement": KcfConfig(quantile=args.fraction, score="agreement"),
         f"quantile {args.fraction} of ratio": KcfConfig(quantile=args.fraction, score="ratio"),
         f"quantile {args.fraction} of error": KcfConfig(quantile=args.fraction, score="error"),
         f"quantile {args.fraction} of loss": KcfConfig(quantile=args.fraction, score="loss"),
         f"quantile {2 * args.fraction:.2f} of ratio": KcfConfig(quantile=2 * args.fraction, score="ratio"),
-        f"quantile {2 * args.fraction:.2f} of contrast": KcfConfig(quantile=2 * args.fraction),
+        f"quantile {2 * args.fraction:.2f} of contrast": KcfConfig(quantile=2 * args.fraction, score="contrast"),
         "threshold 60 deg": KcfConfig(threshold_deg=60.0),
         "threshold 90 deg": KcfConfig(threshold_deg=90.0),
     }.items():
@@ -152,7 +154,7 @@ def main() -> None:
         rules[name] = pr(~keep, bad)
     weight_sweep = {}
     for w in (0.25, 0.4, 0.5, 0.6, 0.75, 1.0):  # the contrast score's weight (default 0.5)
-        keep, _ = decide(s, KcfConfig(quantile=args.fraction, contrast_weight=w))
+        keep, _ = decide(s, KcfConfig(quantile=args.fraction, score="contrast", contrast_weight=w))
         v = s.values("contrast", w)
         weight_sweep[str(w)] = {**pr(~keep, bad), "auc": auc(v, bad), "best_recall_at_precision_0.8": best_recall_at(v, bad)}
     modes = np.array([corrupted[i]["mode"] if i in corrupted else "" for i in scores["id"]])

@@ -138,7 +138,8 @@ def real_benchmark(args, cfg) -> tuple[dict, dict]:
     result = evaluate(data, truth, cfg)
     result["frames"] = args.frames
     result["seconds"] = seconds
-    shutil.copy(data / "kcf" / "report.png", HERE / "kcf_report_real.png")
+    if (data / "kcf" / "report.png").is_file():
+        shutil.copy(data / "kcf" / "report.png", HERE / "kcf_report_real.png")
     return result, {"truth": truth}
 
 
@@ -225,7 +226,7 @@ def main() -> None:
     ap.add_argument("--fold-by", default="frame", choices=["frame", "sample", "cad", "auto"], help="the real benchmark's folds")
     ap.add_argument("--score", default=None, help="the rule's score (default: the filter's default)")
     ap.add_argument("--synthetic-classes", default=SYNTHETIC_CLASSES)
-    ap.add_argument("--synthetic-per-class", type=int, default=100)
+    ap.add_argument("--synthetic-per-class", type=int, default=60)
     ap.add_argument("--skip-synthetic", action="store_true")
     ap.add_argument("--skip-resnet-estimate", action="store_true")
     ap.add_argument("--seed", type=int, default=0)
