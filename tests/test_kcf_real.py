@@ -170,3 +170,17 @@ def test_cli_help_states_the_default_rule():
     assert " ".join(DEFAULT_RULE.split()) in " ".join(result.output.replace("│", " ").split())
     rule = KcfConfig().rule()
     assert f"top {rule['quantile']:.0%}" in DEFAULT_RULE and rule["score"] in DEFAULT_RULE
+
+
+def test_wrong_poses_leave_out_the_label_modulo_symmetry():
+    """The flip of a 2-fold symmetric object (about z) and a prediction 5 deg from the label are
+    the label, not competing poses; a pose 80 deg away is one."""
+    from dst3d.kcf.agreement import wrong_poses
+    from dst3d.posenet.metrics import SymmetrySpec
+
+    class Label:
+        azimuth, elevation, theta = 0.3, 0.2, 0.1
+
+    flip, near, far = np.array([0.3 + np.pi, 0.2, 0.1]), np.array([0.3 + np.radians(5), 0.2, 0.1]), np.array([0.3 + np.radians(80), 0.2, 0.1])
+    assert [h.tolist() for h in wrong_poses(Label(), [flip, near, far])] == [flip.tolist(), far.tolist()]
+    assert [h.tolist() for h in wrong_poses(Label(), [flip, near, far], SymmetrySpec("rotational", "z", 2))] == [far.tolist()]

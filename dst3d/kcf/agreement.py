@@ -18,6 +18,7 @@ import numpy as np
 
 from ..cad.library import CadLibrary
 from ..control.visual_prompt import make_controls
+from ..pose.viewpoint import viewpoint_to_rotation
 from ..store.library import library_for
 from ..render.scene import RenderedPose, Rerenderer
 from .edges import PhotoCrop
@@ -81,7 +82,7 @@ def canny_control(posed: RenderedPose, record: Record) -> np.ndarray:
     return make_controls(posed.render, settings)["canny"]
 
 
-ALTERNATIVE_COLUMNS = ["id", "image", "control_type", "cad_id", "azimuth", "elevation", "theta", "distance", "R", "t", "K",
+ALTERNATIVE_COLUMNS = ["id", "image", "control", "control_type", "cad_id", "azimuth", "elevation", "theta", "distance", "R", "t", "K",
                        "width", "height", "render", "bbox"]
 
 
@@ -104,7 +105,7 @@ def alternative_agreement(root: Path, split: str, ids: np.ndarray, pred_angles: 
 
 
 def hypothesis_agreements(root: Path, split: str, ids: np.ndarray, pred_angles: np.ndarray,
-                          cad_library: CadLibrary | str | None = None) -> HypothesisAgreements:
+                          cad_library: CadLibrary | str | None = None, symmetries: list | None = None) -> HypothesisAgreements:
     """How well each image follows its label and the two likeliest wrong poses.
 
     Two competing hypotheses per sample, each rendered from the record's CAD model in the
@@ -113,8 +114,12 @@ def hypothesis_agreements(root: Path, split: str, ids: np.ndarray, pred_angles: 
     control was: the held-out estimator's prediction, and the label turned by pi in azimuth
     (diffusion's classic failure: the object drawn from behind). An image that follows its
     label agrees with neither better than with its own label; one that does not often matches
-    one of them. Max over the two. ``cad_library``: a CadLibrary, or a folder (default: the
-    dataset's own, checked against the records' mesh hashes).
+    one of them. Max over the two. A hypothesis within ``MIN_WRONG_DEG`` of the label modulo
+    the CAD model's symmetry (``symmetries``, one tag per row; the flip of a 2-fold symmetric
+    object, a prediction that agrees with the label) is no wrong pose and is left out; with
+    none left, the wrong pose's agreement is the label's own (nothing competes with it).
+    ``cad_library``: a CadLibrary, or a folder (default: the dataset's own, checked against
+    the records' mesh hashes).
     """
     dataset = open_dataset(root, split)
     records = list(dataset.records(ALTERNATIVE_COLUMNS))
@@ -127,13 +132,28 @@ def hypothesis_agreements(root: Path, split: str, ids: np.ndarray, pred_angles: 
     with Rerenderer(cad_library) as rerender:
         for i, record in enumerate(records):
             image = record.image_rgb()
-            hypotheses = (np.asarray(pred_angles[i], np.float64), flipped_angles(record))
+            hypotheses = wrong_poses(record, [np.asarray(pred_angles[i], np.float64), flipped_angles(record)],
+                                     symmetries[i] if symmetries is not None else None)
             if record.control_type == "canny":
-                out.alternative[i] = max(_control_score(rerender, record, image, h) for h in hypotheses)
+                out.alternative[i] = max([_control_score(rerender, record, image, h) for h in hypotheses]
+                                         or [control_agreement(image, record.control_rgb(), record.bbox)])
             photo = PhotoCrop.of(image, record.bbox)
             out.photo[i] = photo.agreement(rerender, record, None)
-            out.photo_alternative[i] = max(photo.agreement(rerender, record, h) for h in hypotheses)
+            out.photo_alternative[i] = max([photo.agreement(rerender, record, h) for h in hypotheses] or [out.photo[i]])
     return out
+
+
+MIN_WRONG_DEG = 15.0  # a hypothesis closer than this to the label (modulo symmetry) is the label
+
+
+def wrong_poses(record: Record, hypotheses: list[np.ndarray], symmetry=None) -> list[np.ndarray]:
+    """The hypotheses that are a different pose from the record's label, modulo ``symmetry``."""
+    from ..posenet.metrics import rotation_errors
+
+    label = viewpoint_to_rotation(record.azimuth, record.elevation, record.theta)
+    R = np.stack([viewpoint_to_rotation(*h[:3]) for h in hypotheses])
+    far = np.rad2deg(rotation_errors(R, np.repeat(label[None], len(R), 0), [symmetry] * len(R))) >= MIN_WRONG_DEG
+    return [h for h, keep in zip(hypotheses, far) if keep]
 
 
 def _control_score(rerender: Rerenderer, record: Record, image: np.ndarray, angles: np.ndarray) -> float:

@@ -122,7 +122,7 @@ def score_dataset(records: Records, cfg: KcfConfig, progress: bool = True) -> Kc
             error[held] = np.rad2deg(rotation_errors(decoded["R"], label_R[held], [records.symmetries[i] for i in held]))
         seconds["folds"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    hyp = hypothesis_agreements(records.root, records.split, records.ids, pred, records.library)
+    hyp = hypothesis_agreements(records.root, records.split, records.ids, pred, records.library, records.symmetries)
     seconds["alternative_renders"] = time.perf_counter() - t0
     seconds["total"] = sum(seconds.values())
     return KcfScores(records, folds, loss, error, ratio, pred, seconds, agreement, hyp.alternative, hyp.photo, hyp.photo_alternative)
