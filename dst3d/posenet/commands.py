@@ -39,6 +39,10 @@ def register(app: typer.Typer) -> None:
         rotation_head: Optional[bool] = typer.Option(None, "--rotation-head/--no-rotation-head", help=_help("rotation_head", "also train a continuous 6D rotation head")),
         class_heads: Optional[bool] = typer.Option(None, "--class-heads/--shared-heads", help=_help("class_heads", "one set of bin classifiers per class, or one for all")),
         augment: Optional[bool] = typer.Option(None, "--augment/--no-augment", help=_help("augment", "box/colour jitter and mirror flips while fine-tuning")),
+        occlusion: Optional[float] = typer.Option(None, help=_help("occlusion", "probability of random erasing per crop (1-2 rectangles: noise, a flat colour or another crop's patch)")),
+        low_res: Optional[float] = typer.Option(None, help=_help("low_res", "probability of down-up sampling a crop by 0.3-0.8 (small real objects)")),
+        blur: Optional[float] = typer.Option(None, help=_help("blur", "probability of a Gaussian blur (sigma 0.4-1.6 px) per crop")),
+        symmetric_targets: Optional[bool] = typer.Option(None, "--symmetric-targets/--plain-targets", help=_help("symmetric_targets", "fold the azimuth target of models symmetric about z into one symmetry period")),
         val_fraction: Optional[float] = typer.Option(None, help=_help("val_fraction", "fraction of every class held out for validation metrics")),
         split: Optional[str] = typer.Option(None, help=_help("split", "dataset split: train, or filtered (after `dst3d filter`)")),
         seed: Optional[int] = typer.Option(None, help=_help("seed", "random seed")),
@@ -56,7 +60,7 @@ def register(app: typer.Typer) -> None:
             backbone=backbone, weights=weights, epochs=epochs, bins=bins, size=size, batch_size=batch_size, lr=lr,
             backbone_lr_scale=backbone_lr_scale, freeze_backbone=freeze_backbone, rotation_head=rotation_head,
             class_heads=class_heads, augment=augment, val_fraction=val_fraction, split=split, seed=seed,
-            feature_layer=feature_layer,
+            feature_layer=feature_layer, occlusion=occlusion, low_res=low_res, blur=blur, symmetric_targets=symmetric_targets,
         ), "training setting")
         metrics = train_pose(data, out, cfg, progress=progress, overwrite=overwrite, cad_library=str(cad_library) if cad_library else None)
         console = Console()

