@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from . import camera
+from .camera import apply_gamma, convolve, disk_kernel, effect_rng, jpeg, kelvin_to_rgb, line_kernel, shot_noise
 from .backgrounds import add_clutter, check_source, image_files, photo_crop, procedural_background, read_photo, sample_background
 from .request import AppearanceRequest, Generated
 
@@ -145,9 +145,9 @@ class RenderBackend:
         image = self._sensor_and_tone(image, request.seed)
         image = np.clip(image, 0, 255).astype(np.uint8)
         if self.config.gamma != (1.0, 1.0):
-            image = camera.apply_gamma(image, float(camera.effect_rng(request.seed, "gamma").uniform(*self.config.gamma)))
+            image = apply_gamma(image, float(effect_rng(request.seed, "gamma").uniform(*self.config.gamma)))
         if self.config.jpeg_quality is not None:
-            image = camera.jpeg(image, int(camera.effect_rng(request.seed, "jpeg").integers(self.config.jpeg_quality[0], self.config.jpeg_quality[1] + 1)))
+            image = jpeg(image, int(effect_rng(request.seed, "jpeg").integers(self.config.jpeg_quality[0], self.config.jpeg_quality[1] + 1)))
         return image
 
     # -- camera effects (each from its own stream of the seed; skipped entirely when off)
@@ -156,24 +156,24 @@ class RenderBackend:
         """Lens and scene-side effects, before the sensor: defocus, motion blur, white balance."""
         c = self.config
         if c.defocus_blur_px[1] > 0:
-            image = camera.convolve(image, camera.disk_kernel(camera.effect_rng(seed, "defocus").uniform(*c.defocus_blur_px)))
+            image = convolve(image, disk_kernel(effect_rng(seed, "defocus").uniform(*c.defocus_blur_px)))
         if c.motion_blur_px[1] > 0:
-            motion = camera.effect_rng(seed, "motion")
-            image = camera.convolve(image, camera.line_kernel(motion.uniform(*c.motion_blur_px), motion.uniform(0, np.pi)))
+            motion = effect_rng(seed, "motion")
+            image = convolve(image, line_kernel(motion.uniform(*c.motion_blur_px), motion.uniform(0, np.pi)))
         if c.white_balance > 0:
-            red, blue = camera.effect_rng(seed, "white_balance").uniform(1 - c.white_balance, 1 + c.white_balance, 2)
+            red, blue = effect_rng(seed, "white_balance").uniform(1 - c.white_balance, 1 + c.white_balance, 2)
             image = image * np.array([red, 1.0, blue], np.float32)
         return image
 
     def _noise_std(self, seed: int) -> float:
         value = self.config.noise_std
-        return float(value) if isinstance(value, (int, float)) else float(camera.effect_rng(seed, "noise").uniform(*value))
+        return float(value) if isinstance(value, (int, float)) else float(effect_rng(seed, "noise").uniform(*value))
 
     def _sensor_and_tone(self, image: np.ndarray, seed: int) -> np.ndarray:
         c = self.config
         if c.shot_noise[1] > 0:
-            shot = camera.effect_rng(seed, "shot")
-            image = camera.shot_noise(shot, image, float(shot.uniform(*c.shot_noise)))
+            shot = effect_rng(seed, "shot")
+            image = shot_noise(shot, image, float(shot.uniform(*c.shot_noise)))
         return image
 
     # -- shading
@@ -185,7 +185,7 @@ class RenderBackend:
         target = getattr(render, "target_parts", None)
         albedo, specular, shininess = self._materials(rng, n_parts if target is None else min(n_parts, target + 1))
         if target is not None and n_parts > target + 1:  # distractors' materials: their own stream, the main draw unchanged
-            extra = self._materials(camera.effect_rng(seed, "distractors"), n_parts - target - 1)
+            extra = self._materials(effect_rng(seed, "distractors"), n_parts - target - 1)
             albedo, specular, shininess = (np.concatenate([a, b]) for a, b in zip((albedo, specular, shininess), extra))
         light = self._light_direction(rng)
         intensity = rng.uniform(*self.config.light_intensity)
@@ -210,7 +210,7 @@ class RenderBackend:
         silhouette shifted away from the key light (by its image-plane direction), blurred,
         darkening the background by the drawn strength. Not a shadow map: a backdrop
         shadow, the cue real photos of objects on a surface always have."""
-        srng = camera.effect_rng(seed, "shadow")
+        srng = effect_rng(seed, "shadow")
         strength = float(srng.uniform(*self.config.shadow))
         h, w = drawn.shape
         size = float(min(h, w))
@@ -241,7 +241,7 @@ class RenderBackend:
     def _lit(self, base, normals, specular, shininess, key, ambient: float, seed: int) -> np.ndarray:
         """Blinn-Phong under the key light plus fill lights, each with its own colour
         (temperature and tint), and a coloured ambient: (N, 3) in [0, 1] before clipping."""
-        lrng = camera.effect_rng(seed, "lights")
+        lrng = effect_rng(seed, "lights")
         count = int(lrng.integers(self.config.lights[0], self.config.lights[1] + 1))
         lights = [key] + [(self._light_direction(lrng), float(lrng.uniform(*self.config.fill_intensity))) for _ in range(count - 1)]
         irradiance = ambient * self._light_colour(lrng)[None, :] * np.ones((len(normals), 1), np.float32)
@@ -255,7 +255,7 @@ class RenderBackend:
     def _light_colour(self, lrng: np.random.Generator) -> np.ndarray:
         """RGB gains (mean 1) of one light: black-body temperature times a green-magenta tint."""
         c = self.config
-        rgb = camera.kelvin_to_rgb(lrng.uniform(*c.light_temperature_k)) if c.light_temperature_k else np.ones(3, np.float32)
+        rgb = kelvin_to_rgb(lrng.uniform(*c.light_temperature_k)) if c.light_temperature_k else np.ones(3, np.float32)
         if c.light_tint > 0:
             rgb = rgb * np.array([1.0, 1.0 + lrng.uniform(-c.light_tint, c.light_tint), 1.0], np.float32)
             rgb = rgb / rgb.mean()
@@ -287,11 +287,11 @@ class RenderBackend:
 
     def _background(self, rng: np.random.Generator, h: int, w: int, seed: int = 0) -> np.ndarray:
         sources = self.config.sources()
-        source = sources[0] if len(sources) == 1 else sources[int(camera.effect_rng(seed, "background").integers(len(sources)))]
+        source = sources[0] if len(sources) == 1 else sources[int(effect_rng(seed, "background").integers(len(sources)))]
         if source == "procedural":
             return procedural_background(rng, h, w)
         if source == "clutter":
-            clutter = camera.effect_rng(seed, "clutter")
+            clutter = effect_rng(seed, "clutter")
             count = int(clutter.integers(self.config.clutter_shapes[0], self.config.clutter_shapes[1] + 1))
             return np.clip(add_clutter(clutter, procedural_background(rng, h, w), count), 0, 255)
         if source == "samples":
