@@ -16,6 +16,17 @@ from ..errors import UserError
 from ..render.renderer import RenderResult
 
 
+@dataclass(frozen=True)
+class ViewOf:
+    """Where a request sits in a multi-view group: the views of one object instance that
+    share its appearance (prompt, seed, materials). A backend may generate a whole group
+    at once (the ControlNet backend's tiled canvas); batches hold whole groups."""
+
+    group: str  # the group's id, the same for all its views
+    index: int  # the view's index in the group, 0 .. size - 1
+    size: int  # views in the group
+
+
 @dataclass
 class AppearanceRequest:
     """Everything a backend may use for one image.
@@ -29,6 +40,7 @@ class AppearanceRequest:
     prompt: str
     negative_prompt: str
     seed: int
+    view: ViewOf | None = None  # set for the views of a multi-view group, None for single images
 
 
 @dataclass
