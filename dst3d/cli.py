@@ -70,6 +70,8 @@ def generate(
     engine: str = typer.Option("local", help="local (this machine) or ray (a Ray cluster) (default: local)", show_default=False),
     workers: int = typer.Option(1, min=1, help="worker processes (local) or appearance actors (ray) (default: 1)", show_default=False),
     address: Optional[str] = typer.Option(None, help="Ray cluster address, e.g. ray://head:10001 (default: start a local one)", show_default=False),
+    views_per_object: Optional[int] = typer.Option(None, help="multi-view groups: views of one object instance, sharing its model, prompt and appearance (per-class counts images: a multiple of it) (default: 1, no groups; zero123pp: 6)", show_default=False),
+    view_layout: Optional[str] = typer.Option(None, help="multi-view layout: orbit (even azimuths at 15 deg elevation), zero123pp (6 views, FOV 30) or random (default: orbit)", show_default=False),
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help=PROGRESS_HELP, show_default=False),
 ) -> None:
     """Render, condition and generate a pose-labelled dataset into OUT.
@@ -85,6 +87,7 @@ def generate(
         classes=_split_classes(classes),
         per_class=per_class, backend=backend, seed=seed, width=size, height=size,
         cad_library=str(cad_library) if cad_library else None,
+        views=given(per_object=views_per_object, layout=view_layout) or None,
     )
     job = api.load_job(config, overrides, backend_options=given(base_model=base_model, controlnet=controlnet, steps=steps))
     summary = api.generate(job, out, progress=_progress(progress), engine=engine, workers=workers, address=address)

@@ -195,6 +195,9 @@ CASES = [
     ("generate-disk-full", [*GEN, "--classes", "car"], disk_full, "disk is full"),
     ("generate-unknown-option", [*GEN, "--classes", "car", "--colour", "red"], None, None),
     ("generate-seed-not-a-number", [*GEN, "--classes", "car", "--seed", "x"], None, None),
+    ("generate-views-not-dividing-per-class", [*GEN, "--classes", "car", "--views-per-object", "4"], None, "multiple of views.per_object"),
+    ("generate-view-layout-unknown", [*GEN, "--classes", "car", "--views-per-object", "2", "--view-layout", "spiral"], None, "layout"),
+    ("generate-views-zero", [*GEN, "--classes", "car", "--views-per-object", "0"], None, "per_object"),
     # inspect
     ("inspect-n-zero", ["inspect", "{w}/ds", "--n", "0", "--out", "{w}/insp"], None, "at least one"),
     ("inspect-n-negative", ["inspect", "{w}/ds", "--n", "-3", "--out", "{w}/insp"], None, "at least one"),
@@ -221,6 +224,7 @@ CASES = [
     ("export-unknown-format", ["export", "{w}/ds", "--format", "pascal", "--out", "{w}/exp"], None, "pascal"),
     ("export-out-not-empty", ["export", "{w}/ds", "--format", "coco", "--out", "{w}/notempty"], None, None),
     ("export-deleted-shard", ["export", "{w}/ds_missing", "--format", "coco", "--out", "{w}/exp"], None, "missing"),
+    ("export-multiview-no-groups", ["export", "{w}/ds", "--format", "multiview", "--out", "{w}/exp"], None, "no view groups"),
     # import-bop
     ("import-bop-missing-scene", ["import-bop", "{w}/no-scene", "--out", "{w}/real"], None, None),
     ("import-bop-scene-is-a-dataset", ["import-bop", "{w}/ds", "--out", "{w}/real"], None, None),

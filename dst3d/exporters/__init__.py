@@ -1,4 +1,4 @@
-"""Exports of a dataset folder to other layouts (`dst3d export`): BOP and COCO."""
+"""Exports of a dataset folder to other layouts (`dst3d export`): BOP, COCO and multi-view groups."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..errors import UserError
 
-FORMATS = ("bop", "coco")
+FORMATS = ("bop", "coco", "multiview")
 
 
 def export(root: Path, fmt: str, out: Path, cad_library: Path | None = None, split: str = "train",
@@ -24,6 +24,10 @@ def export(root: Path, fmt: str, out: Path, cad_library: Path | None = None, spl
         from .bop import export_bop
 
         return export_bop(root, out, cad_library, split, depth=depth, progress=progress)
+    if fmt == "multiview":
+        from .multiview import export_multiview
+
+        return export_multiview(root, out, split, progress=progress)
     from .coco import export_coco
 
     return export_coco(root, out, split, progress=progress)

@@ -19,6 +19,7 @@ import numpy as np
 from .. import __version__
 from ..appearance.base import AppearanceRequest, load_backend
 from ..control.visual_prompt import make_controls
+from ..pose.viewpoint import camera_to_world
 from ..render.annotations import bbox_from_mask
 from ..render.renderer import RenderResult
 from ..render.scene import ZFAR, ZNEAR, RenderedPose, SceneCache, render_pose
@@ -75,7 +76,15 @@ class Generator:
         """The rows of ``indices``, in order. Batch k+1 is rendered (GL, on this thread: the
         process's one GL context stays on one thread) while batch k is generated and encoded
         on a worker thread, so a GPU backend does not wait for rendering and PNG encoding;
-        content does not depend on the overlap (each sample is a pure function of its spec)."""
+        content does not depend on the overlap (each sample is a pure function of its spec).
+        In a multi-view job, whole groups are made (a range that cuts a group is widened to it,
+        and only the rows asked for are returned): a group's views are generated together."""
+        if self.job.views.active() and len(indices):
+            wanted = indices
+            indices = range(self.plan.group(indices.start).start, self.plan.group(indices.stop - 1).stop)
+            if indices != wanted:
+                rows = self.rows(indices, on_sample)
+                return rows[wanted.start - indices.start: wanted.stop - indices.start]
         rows: list[dict] = []
         batches = [range(start, min(start + self.job.batch_size, indices.stop)) for start in range(indices.start, indices.stop, self.job.batch_size)]
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dst3d-appearance") as pool:
@@ -132,19 +141,24 @@ class Generator:
     def finish(self, specs: list[SampleSpec], views: list[View]) -> list[dict]:
         t0 = time.perf_counter()
         backend = self.backend
-        requests = [AppearanceRequest(v.controls, v.render, s.prompt, s.negative_prompt, s.seed) for s, v in zip(specs, views)]
+        requests = [AppearanceRequest(v.controls, v.render, s.prompt, s.negative_prompt, s.seed, view=s.view) for s, v in zip(specs, views)]
         outputs = backend.generate_detailed(requests)
         t0 = self.timings.add(f"appearance ({backend.name})", t0)
         if self._generation is None:  # fixed for the run
             self._generation = backend.settings()
-        rows = [self.record(s, v, out.image, out.notes).to_row() for s, v, out in zip(specs, views, outputs)]
+        scores = group_consistency(specs, views, [out.image for out in outputs])
+        rows = [self.record(s, v, out.image, out.notes, scores.get(s.view.group) if s.view else None).to_row()
+                for s, v, out in zip(specs, views, outputs)]
         self.timings.add("encode", t0)
         return rows
 
-    def record(self, spec: SampleSpec, view: View, image: np.ndarray, notes: dict | None = None) -> Record:
+    def record(self, spec: SampleSpec, view: View, image: np.ndarray, notes: dict | None = None,
+               consistency: float | None = None) -> Record:
         """The sample's record: every label from the same render that made its control.
         ``notes`` (a backend's retry after a non-finite or black output) go into its
-        ``generation`` JSON as ``"retry"``: the image then came from ``notes["seed"]``."""
+        ``generation`` JSON as ``"retry"``: the image then came from ``notes["seed"]``.
+        A view of a multi-view group gets ``render["view"]`` (:func:`view_info`), with its
+        group's ``consistency`` score when the whole group was generated together."""
         generation = self._generation if self._generation is not None else self.backend.settings()
         kind = self.job.control.kinds[0]
         render_info = {
@@ -157,6 +171,8 @@ class Generator:
             **({"pose_draw": spec.pose_draw} if spec.pose_draw else {}),  # a redrawn out-of-view pose
             **view.render_extra,  # the distractors drawn, if any
         }
+        if spec.view is not None:
+            render_info["view"] = view_info(spec, view.render.R, view.render.t, self.job.views.layout, consistency)
         return Record(
             id=spec.id,
             index=spec.index,
@@ -183,3 +199,34 @@ class Generator:
 
     def close(self) -> None:
         self.scenes.close()
+
+
+def view_info(spec: SampleSpec, R: np.ndarray, t: np.ndarray, layout: str, consistency: float | None = None) -> dict:
+    """A view's ``render["view"]``: ``group`` (its id), ``index`` (0 .. size - 1), ``size``,
+    ``layout``, ``c2w`` (4x4 camera-to-world, OpenCV camera axes, world = the object's canonical
+    frame; the inverse of the record's ``[R | t]``), ``base_azimuth`` (orbit, zero123pp: the
+    group's base azimuth in radians, that of Zero123++'s condition view) and ``consistency``
+    (the group's appearance-consistency score, :func:`dst3d.appearance.tiling.consistency_score`)."""
+    info = {"group": spec.view.group, "index": spec.view.index, "size": spec.view.size, "layout": layout,
+            "c2w": camera_to_world(R, t).tolist()}
+    if spec.base_azimuth is not None:
+        info["base_azimuth"] = float(spec.base_azimuth)
+    if consistency is not None:
+        info["consistency"] = float(consistency)
+    return info
+
+
+def group_consistency(specs: list[SampleSpec], views: list[View], images: list[np.ndarray]) -> dict[str, float]:
+    """The appearance-consistency score of every multi-view group whose views are all in this
+    batch (images and the target's visible masks), by group id."""
+    from ..appearance.tiling import consistency_score
+
+    members: dict[str, list[int]] = defaultdict(list)
+    for i, spec in enumerate(specs):
+        if spec.view is not None:
+            members[spec.view.group].append(i)
+    scores = {}
+    for group, at in members.items():
+        if sorted(specs[i].view.index for i in at) == list(range(specs[at[0]].view.size)):
+            scores[group] = consistency_score([images[i] for i in at], [views[i].render.mask for i in at])
+    return scores

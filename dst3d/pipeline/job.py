@@ -21,7 +21,9 @@ from ..cad.library import CadLibrary, resolve_classes
 from ..config import validated
 from ..control.visual_prompt import ControlConfig
 from ..errors import UserError
+from ..appearance.request import ViewOf
 from ..pose.sampling import PoseSampling
+from ..pose.views import ZERO123PP_FOV_DEG, ViewsConfig, layout_viewpoints
 from ..seeds import STREAMS, sample_rng, sample_seed
 from ..pose.viewpoint import Viewpoint, focal_from_fov, intrinsics, project
 from ..prompts import PromptConfig, build_prompt
@@ -54,6 +56,7 @@ class JobConfig(BaseModel):
     shard_size: int = Field(256, ge=1, description="samples per parquet shard")
     cad_library: str | None = None
     distractors: DistractorConfig = Field(default_factory=DistractorConfig, description="other library objects around and in front of the target")
+    views: ViewsConfig = Field(default_factory=ViewsConfig, description="multi-view groups: per_object views of one object instance (dst3d.pose.views)")
 
     @model_validator(mode="after")
     def _valid(self) -> "JobConfig":
@@ -68,6 +71,19 @@ class JobConfig(BaseModel):
         PoseSampling().merged(self.pose)
         for overrides in self.class_pose.values():
             PoseSampling().merged(self.pose).merged(overrides)
+        views = self.views
+        if views.active():
+            n = views.per_object
+            if self.per_class % n:
+                low, high = max(n, self.per_class - self.per_class % n), self.per_class + n - self.per_class % n
+                raise ValueError(f"per_class {self.per_class} is not a multiple of views.per_object {n} (per_class counts images, "
+                                 f"{n} per object); use per_class {low} or {high}")
+            if views.layout == "zero123pp" and self.fov_deg != ZERO123PP_FOV_DEG:
+                raise ValueError(f"views.layout zero123pp renders with Zero123++'s field of view of {ZERO123PP_FOV_DEG:g} degrees; "
+                                 f"set fov_deg to {ZERO123PP_FOV_DEG:g} (got {self.fov_deg:g})")
+            # batches and shards hold whole groups: rounded up to a multiple of the group size
+            self.batch_size = -(-self.batch_size // n) * n
+            self.shard_size = -(-self.shard_size // n) * n
         return self
 
     def K(self):
@@ -80,10 +96,13 @@ class JobConfig(BaseModel):
 
     def settings(self) -> dict:
         """``model_dump(mode="json")`` without settings that came later and are at their
-        default (``distractors``): jobs that do not use them keep their fingerprints and job files."""
+        default (``distractors``, ``views`` without groups): jobs that do not use them keep
+        their fingerprints and job files."""
         data = self.model_dump(mode="json")
         if not self.distractors.active() and self.distractors == DistractorConfig():
             data.pop("distractors")
+        if not self.views.active():
+            data.pop("views")
         return data
 
     def public(self) -> dict:
@@ -120,7 +139,10 @@ def load_job(path: Path | None, overrides: dict, backend_options: dict | None = 
     """Job from a YAML/JSON file (optional) with values on top (None values ignored);
     ``backend_options`` are merged into the job's, not replacing them. One-line errors."""
     data: dict = read_job_file(path) if path is not None else {}
-    data.update({k: v for k, v in overrides.items() if v is not None})
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    if isinstance(overrides.get("views"), dict) and isinstance(data.get("views"), dict):
+        overrides["views"] = {**data["views"], **overrides["views"]}  # --views-per-object on a file's views: merged
+    data.update(overrides)
     if backend_options:
         data["backend_options"] = {**(data.get("backend_options") or {}), **backend_options}
     return validated(JobConfig, data, "job setting")
@@ -161,6 +183,8 @@ class SampleSpec:
     negative_prompt: str
     pose_draw: int = 0  # 0: the sample's pose stream; k > 0: the k-th derived draw (object was out of view)
     distractors: tuple[Distractor, ...] = ()  # other models drawn with the target (job.distractors)
+    view: ViewOf | None = None  # its place in a multi-view group (job.views), None for single images
+    base_azimuth: float | None = None  # orbit/zero123pp groups: the group's base (condition view) azimuth, radians
 
 
 class Plan:
@@ -206,21 +230,28 @@ class Plan:
         return sampling
 
     def spec(self, index: int) -> SampleSpec:
+        """Sample ``index``. In a multi-view job (``views.per_object`` N), group g of class c holds
+        indices ``[c * per_class + g * N, ... + N)``: its CAD model, prompt and appearance seed are
+        the group's first index's, its viewpoint the layout's view ``index - first`` around the
+        first index's pose draw (``random``: the sample's own draw); distractors are per view."""
         if not 0 <= index < len(self):
             raise IndexError(index)
         job = self.job
         synset = self.synsets[index // job.per_class]
         cls = self.library.manifest.classes[synset]
-        model = cls.models[int(sample_rng(job.seed, index, "cad").integers(len(cls.models)))]
-        viewpoint, draw = self._pose[synset].sample(sample_rng(job.seed, index, "pose")), 0
-        while not self.in_view(model.id, viewpoint):  # deterministic: derived draws of the same stream
-            draw += 1
-            if draw > POSE_REDRAWS:
-                raise UserError(f"the pose settings of class {synset} ({cls.name.split(',')[0]}) put the object out of view "
-                                f"(e.g. sample {index}: distance {viewpoint.distance:.3g}, camera inside the object or beyond the "
-                                f"far plane {ZFAR:g}); widen or move distance_range")
-            viewpoint = self._pose[synset].sample(np.random.default_rng(np.random.SeedSequence([int(job.seed), int(index), STREAMS["pose"], draw])))
-        prompt, negative = build_prompt(job.prompts, synset, cls.name, job.seed, index)
+        views = job.views
+        n = views.per_object if views.active() else 1
+        first = index - (index % job.per_class) % n  # the group's first index (the sample itself without groups)
+        model = cls.models[int(sample_rng(job.seed, first, "cad").integers(len(cls.models)))]
+        view, base_azimuth = None, None
+        if n == 1 or views.layout == "random":
+            viewpoint, draw = self._draw(synset, model.id, index, lambda vp: [vp])
+        else:
+            base, draw = self._draw(synset, model.id, first, lambda vp: layout_viewpoints(views, vp))
+            viewpoint, base_azimuth = layout_viewpoints(views, base)[index - first], base.azimuth
+        if n > 1:
+            view = ViewOf(group=f"{synset}-g{(first % job.per_class) // n:06d}", index=index - first, size=n)
+        prompt, negative = build_prompt(job.prompts, synset, cls.name, job.seed, first)
         return SampleSpec(
             index=index,
             id=f"{synset}-{index % job.per_class:06d}",
@@ -228,12 +259,36 @@ class Plan:
             class_name=cls.name,
             cad_id=model.id,
             viewpoint=viewpoint,
-            seed=sample_seed(job.seed, index, "appearance"),
+            seed=sample_seed(job.seed, first, "appearance"),
             prompt=prompt,
             negative_prompt=negative,
             pose_draw=draw,
             distractors=self.distractors(index, synset, viewpoint, model.id) if job.distractors.active() else (),
+            view=view,
+            base_azimuth=base_azimuth,
         )
+
+    def group(self, index: int) -> range:
+        """The indices of sample ``index``'s multi-view group (``range(index, index + 1)`` without groups)."""
+        n = self.job.views.per_object if self.job.views.active() else 1
+        first = index - (index % self.job.per_class) % n
+        return range(first, first + n)
+
+    def _draw(self, synset: str, cad_id: str, index: int, views) -> tuple[Viewpoint, int]:
+        """Sample ``index``'s pose draw and its number: the pose stream's first draw, or the first
+        derived draw of the same stream (up to POSE_REDRAWS) for which every viewpoint of
+        ``views(draw)`` (the draw itself, or a group's layout around it) has the model in view."""
+        job = self.job
+        viewpoint, draw = self._pose[synset].sample(sample_rng(job.seed, index, "pose")), 0
+        while not all(self.in_view(cad_id, vp) for vp in views(viewpoint)):  # deterministic: derived draws of the same stream
+            draw += 1
+            if draw > POSE_REDRAWS:
+                cls = self.library.manifest.classes[synset]
+                raise UserError(f"the pose settings of class {synset} ({cls.name.split(',')[0]}) put the object out of view "
+                                f"(e.g. sample {index}: distance {viewpoint.distance:.3g}, camera inside the object or beyond the "
+                                f"far plane {ZFAR:g}); widen or move distance_range" + (" or views.distance" if job.views.active() else ""))
+            viewpoint = self._pose[synset].sample(np.random.default_rng(np.random.SeedSequence([int(job.seed), int(index), STREAMS["pose"], draw])))
+        return viewpoint, draw
 
     def distractors(self, index: int, synset: str, viewpoint: Viewpoint, cad_id: str, draw: int = 0) -> tuple[Distractor, ...]:
         """The sample's distractors: a pure function of (job seed, index, draw) and the target's

@@ -164,3 +164,29 @@ def _convert(K, xy, offset: float):
     x, y = (float(v) for v in xy)
     return x + offset, y + offset
 
+
+
+# --- camera-to-world matrices (multi-view exports) ----------------------------------------------
+# World = the object's canonical frame. dst3d's camera is OpenCV's (x right, y down, z forward);
+# NeRF/Blender/nerfstudio transforms.json cameras are OpenGL's (x right, y up, looking down -z):
+# the same camera with its y and z axes negated, i.e. c2w_gl = c2w_cv @ diag(1, -1, -1, 1).
+OPENCV_TO_OPENGL = np.diag([1.0, -1.0, -1.0, 1.0])
+
+
+def camera_to_world(R: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """The 4x4 camera-to-world matrix (OpenCV camera axes) of an object-to-camera pose
+    ``x_cam = R @ x_obj + t``: ``[[R^T, -R^T t], [0, 0, 0, 1]]``; its last column is the camera centre."""
+    R = np.asarray(R, np.float64).reshape(3, 3)
+    t = np.asarray(t, np.float64).reshape(3)
+    c2w = np.eye(4)
+    c2w[:3, :3] = R.T
+    c2w[:3, 3] = -R.T @ t
+    return c2w
+
+
+def world_to_camera(c2w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``R``, ``t`` (object -> OpenCV camera) of an OpenCV camera-to-world matrix (the inverse of
+    :func:`camera_to_world`)."""
+    c2w = np.asarray(c2w, np.float64).reshape(4, 4)
+    R = c2w[:3, :3].T
+    return R, -R @ c2w[:3, 3]

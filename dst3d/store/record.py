@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..control.visual_prompt import ControlConfig
-from ..pose.viewpoint import Viewpoint
+from ..pose.viewpoint import Viewpoint, camera_to_world
 from ..errors import UserError
 from .schema import FEATURES, decode_png
 
@@ -123,6 +123,36 @@ class Record:
     def control_config(self) -> ControlConfig:
         """The control settings the record's control was made with (defaults if unrecorded)."""
         return ControlConfig.model_validate((self.render or {}).get("control") or {})
+
+    @property
+    def view(self) -> dict | None:
+        """The record's place in a multi-view group (``render["view"]``: group, index, size,
+        layout, c2w, ...; see :func:`dst3d.pipeline.generator.view_info`), None for a single image."""
+        view = (self.render or {}).get("view")
+        return view if isinstance(view, dict) else None
+
+    @property
+    def view_group(self) -> str | None:
+        """The id of the record's multi-view group (shared by all its views), or None."""
+        return (self.view or {}).get("group")
+
+    @property
+    def view_index(self) -> int | None:
+        """The view's index in its group, 0 .. size - 1, or None."""
+        return (self.view or {}).get("index")
+
+    @property
+    def view_size(self) -> int | None:
+        """Views in the record's group, or None."""
+        return (self.view or {}).get("size")
+
+    def camera_to_world(self) -> np.ndarray:
+        """4x4 camera-to-world matrix from ``R``, ``t``: OpenCV camera axes (x right, y down,
+        z forward), world = the object's canonical frame (+Z up, front -Y, object units). For
+        NeRF/Blender (OpenGL) axes multiply on the right by ``diag(1, -1, -1, 1)``
+        (:data:`dst3d.pose.viewpoint.OPENCV_TO_OPENGL`)."""
+        self.require("R", "t")
+        return camera_to_world(self.R, self.t)
 
     def image_rgb(self) -> np.ndarray:
         return decode_png(self.image)
