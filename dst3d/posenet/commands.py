@@ -21,6 +21,13 @@ def _help(field: str, text: str) -> str:
     return default_help(TrainConfig, field, text)
 
 
+def _layers(text: str | None) -> list | None:
+    """``7,14`` -> [7, 14] (non-numbers are left for the config's one-line error)."""
+    if text is None:
+        return None
+    return [int(p) if p.strip().lstrip("-").isdigit() else p.strip() for p in text.split(",") if p.strip()]
+
+
 def register(app: typer.Typer) -> None:
     @app.command("train-pose")
     def train_pose_cmd(
@@ -43,6 +50,9 @@ def register(app: typer.Typer) -> None:
         low_res: Optional[float] = typer.Option(None, help=_help("low_res", "probability of down-up sampling a crop by 0.3-0.8 (small real objects)")),
         blur: Optional[float] = typer.Option(None, help=_help("blur", "probability of a Gaussian blur (sigma 0.4-1.6 px) per crop")),
         symmetric_targets: Optional[bool] = typer.Option(None, "--symmetric-targets/--plain-targets", help=_help("symmetric_targets", "fold the azimuth target of models symmetric about z into one symmetry period")),
+        method: Optional[str] = typer.Option(None, help=_help("method", "network: train bin classifiers; templates: keep every image as a template (frozen features under its re-rendered silhouette), no training")),
+        template_layers: Optional[str] = typer.Option(None, help=_help("template_layers", "backbone blocks the templates compare, comma-separated (--method templates)")),
+        template_mask: Optional[bool] = typer.Option(None, "--template-mask/--no-template-mask", help=_help("template_mask", "compare only under each template's silhouette, or the whole crop (--method templates)")),
         val_fraction: Optional[float] = typer.Option(None, help=_help("val_fraction", "fraction of every class held out for validation metrics")),
         split: Optional[str] = typer.Option(None, help=_help("split", "dataset split: train, or filtered (after `dst3d filter`)")),
         seed: Optional[int] = typer.Option(None, help=_help("seed", "random seed")),
@@ -50,7 +60,7 @@ def register(app: typer.Typer) -> None:
         overwrite: bool = typer.Option(False, "--overwrite", help="replace a model already in --out"),
         progress: bool = typer.Option(True, help="show progress bars"),
     ) -> None:
-        """Train a pose estimator (bin classifiers for azimuth, elevation, theta) on DATA."""
+        """Train a pose estimator on DATA: bin classifiers for azimuth, elevation, theta, or (--method templates) a template index."""
         from rich.console import Console
 
         from .evaluate import metrics_table
@@ -60,7 +70,7 @@ def register(app: typer.Typer) -> None:
             backbone=backbone, weights=weights, epochs=epochs, bins=bins, size=size, batch_size=batch_size, lr=lr,
             backbone_lr_scale=backbone_lr_scale, freeze_backbone=freeze_backbone, rotation_head=rotation_head,
             class_heads=class_heads, augment=augment, val_fraction=val_fraction, split=split, seed=seed,
-            feature_layer=feature_layer, occlusion=occlusion, low_res=low_res, blur=blur, symmetric_targets=symmetric_targets,
+            feature_layer=feature_layer, method=method, template_layers=_layers(template_layers), template_mask=template_mask, occlusion=occlusion, low_res=low_res, blur=blur, symmetric_targets=symmetric_targets,
         ), "training setting")
         metrics = train_pose(data, out, cfg, progress=progress, overwrite=overwrite, cad_library=str(cad_library) if cad_library else None)
         console = Console()

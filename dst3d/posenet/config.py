@@ -80,6 +80,11 @@ class TrainConfig(HeadConfig):
     blur: float = Field(0.3, ge=0.0, le=1.0)  # probability of a Gaussian blur per crop
     symmetric_targets: bool = True  # fold the azimuth target of z-symmetric models into one symmetry period
     val_fraction: float = Field(0.0, ge=0.0, lt=1.0)
+    # "network" trains bin classifiers; "templates" keeps every training image as a template
+    # (frozen features under its silhouette, posenet.templates): no training, transfers to photos
+    method: Literal["network", "templates"] = "network"
+    template_layers: list[int] = Field([7, 14], min_length=1)  # backbone blocks the templates compare (MobileNetV2: 7 = 1/8, 14 = 1/16)
+    template_mask: bool = True  # compare only under each template's silhouette (False: the whole crop, background included)
     label_smoothing: float = Field(0.0, ge=0.0, lt=1.0)
     split: str = "train"
     seed: int = 0

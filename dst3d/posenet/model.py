@@ -59,6 +59,8 @@ class ModelConfig:
     size: int = HeadConfig.model_fields["size"].default
     margin: float = HeadConfig.model_fields["margin"].default
     feature_layer: int | None = None  # keep only the backbone's first N blocks (None: all; resolved by HeadConfig.backbone_layer)
+    method: str = "network"  # "network": bin classifiers; "templates": retrieval (posenet.templates)
+    template_layers: list[int] = field(default_factory=list)  # backbone blocks whose features templates keep
 
     def pose_bins(self) -> PoseBins:
         return PoseBins.parse(self.bins)

@@ -33,6 +33,7 @@ from .config import TrainConfig
 from .data import CONTEXT, Records, centre_crops, context_crops, jittered_crop, load_records, mirror_labels
 from .metrics import pose_metrics, rotation_errors
 from .model import ModelConfig, PoseHead, PoseNet, build_backbone, decode_outputs, pose_loss, rotations_from_angles
+from .templates import build_matcher, check_layers, matcher_from_state, predict_templates, silhouettes
 
 MODEL_FILE, CONFIG_FILE, METRICS_FILE = "model.safetensors", "config.json", "metrics.json"
 
@@ -190,7 +191,7 @@ def predict_images(model: PoseNet, crops: np.ndarray, cls: np.ndarray, batch_siz
     for s in range(0, len(crops), batch_size):
         chunks.append(model(torch.from_numpy(np.ascontiguousarray(crops[s : s + batch_size])), torch.from_numpy(cls[s : s + batch_size])))
         if advance:
-            advance(len(chunks[-1]["azimuth"]))
+            advance(len(next(iter(chunks[-1].values()))))
     return {k: torch.cat([c[k] for c in chunks]) for k in chunks[0]}
 
 
@@ -202,10 +203,15 @@ def score(outputs: dict, records: Records, bins: PoseBins) -> dict:
     generated images (the object at the principal point) but not for objects off the optical
     axis in real photos; ``errors_egocentric`` keeps the other for reference."""
     label_R = records.label_R()
-    targets = torch.from_numpy(bins.encode(*records.angles.T))
-    with torch.no_grad():
-        loss = pose_loss(outputs, targets, torch.from_numpy(label_R).float()).numpy()
-    decoded = decode_outputs(outputs, bins)
+    if "angles" in outputs:  # a template matcher: the best template's label; loss = 1 - its similarity
+        angles = outputs["angles"].numpy()
+        decoded = {"angles": angles, "R": rotations_from_angles(angles)}
+        loss = 1.0 - outputs["similarity"].numpy()
+    else:
+        targets = torch.from_numpy(bins.encode(*records.angles.T))
+        with torch.no_grad():
+            loss = pose_loss(outputs, targets, torch.from_numpy(label_R).float()).numpy()
+        decoded = decode_outputs(outputs, bins)
     errors = rotation_errors(decoded["R"], label_R, records.symmetries)
     result = {"loss": loss, "angles": decoded["angles"], "R": decoded["R"], "errors": errors,
               "errors_egocentric": rotation_errors(decoded["R"], records.R, records.symmetries),
@@ -270,7 +276,7 @@ def save_model(model: PoseNet, out: Path, extra_config: dict) -> None:
 
 
 def load_model(run: Path) -> PoseNet:
-    """A trained PoseNet from a run folder (eval mode)."""
+    """A trained PoseNet (a TemplateMatcher for ``method: templates``) from a run folder (eval mode)."""
     from safetensors.torch import load_file
 
     run = Path(run)
@@ -280,16 +286,77 @@ def load_model(run: Path) -> PoseNet:
         config = ModelConfig.from_dict(json.loads((run / CONFIG_FILE).read_text(encoding="utf-8"))["model"])
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise UserError(f"{run / CONFIG_FILE} is damaged ({type(exc).__name__}); retrain with `dst3d train-pose` or restore the file") from None
-    model = PoseNet(config)
+    model = None if config.method == "templates" else PoseNet(config)
     try:
         state = load_file(str(run / MODEL_FILE))
     except Exception as exc:  # noqa: BLE001 - safetensors raises its own error types on damaged files
         raise UserError(f"{run / MODEL_FILE} is not a readable safetensors checkpoint ({type(exc).__name__}); retrain or restore it") from None
+    if model is None:
+        return matcher_from_state(config, state)
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
         raise UserError(f"{run / MODEL_FILE} does not match its config: {str(exc).splitlines()[-1].strip()[:200]}") from None
     return model.eval()
+
+
+def _fit_network(model_cfg: ModelConfig, cfg: TrainConfig, records: Records, cls: np.ndarray, ctx: np.ndarray, crops: np.ndarray,
+                 train_idx: np.ndarray, bars, timings: dict, t0: float):
+    """Fine-tune a PoseNet (or train its head on frozen features); its outputs on every crop."""
+    backbone, source = build_backbone(cfg.backbone, cfg.weights, model_cfg.feature_layer)
+    model = PoseNet(model_cfg, backbone)
+    bins = model_cfg.pose_bins()
+    steps = cfg.epochs * math.ceil(len(train_idx) / cfg.batch_size)
+    targets = symmetric_targets(records.angles, records.symmetries) if cfg.symmetric_targets else records.angles
+    if cfg.freeze_backbone:
+        for p in model.backbone.parameters():
+            p.requires_grad_(False)
+        features = extract_features(model, crops, advance=bars.task("features", len(crops)))
+        timings["features_s"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        train_targets = bins.encode(*targets[train_idx].T)
+        history = fit_head(model.head, features[train_idx], cls[train_idx], train_targets, rotations_from_angles(targets[train_idx]),
+                           epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, weight_decay=cfg.weight_decay,
+                           seed=cfg.seed, label_smoothing=cfg.label_smoothing, advance=bars.task("training head", steps))
+        timings["train_s"] = time.perf_counter() - t0
+        outputs = predict_head(model.head, features, cls)
+    else:
+        history = fit_full(model, ctx[train_idx], cls[train_idx], targets[train_idx],
+                           mirror_flags(records)[train_idx], bins, cfg, advance=bars.task("training", steps))
+        timings["train_s"] = time.perf_counter() - t0
+        outputs = predict_images(model, crops, cls, advance=bars.task("scoring", len(crops)))
+    return model, source, outputs, history
+
+
+def _fit_templates(model_cfg: ModelConfig, cfg: TrainConfig, records: Records, cls: np.ndarray, crops: np.ndarray,
+                   train_idx: np.ndarray, val_idx: np.ndarray, bars, timings: dict):
+    """A template matcher holding the training crops, and its outputs on every crop; a training
+    crop never matches itself (leave-one-out: the train metrics say how well it generalizes)."""
+    check_layers(cfg.backbone, list(cfg.template_layers))
+    t0 = time.perf_counter()
+    train = records.subset(train_idx)
+    if cfg.template_mask:
+        masks = silhouettes(train, cfg.size, cfg.margin, advance=bars.task("silhouettes", len(train_idx)))
+    else:
+        masks = np.ones((len(train_idx), cfg.size, cfg.size), np.float32)
+    timings["silhouettes_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    model, source = build_matcher(model_cfg, cfg.weights, train, cls[train_idx], crops[train_idx], masks,
+                                  advance=bars.task("template features", len(train_idx)))
+    timings["features_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    advance = bars.task("scoring", len(records))
+    parts = [(train_idx, predict_templates(model, crops[train_idx], cls[train_idx], exclude=np.arange(len(train_idx)), advance=advance))]
+    if len(val_idx):
+        parts.append((val_idx, predict_templates(model, crops[val_idx], cls[val_idx], advance=advance)))
+    outputs = {}
+    for key, first in parts[0][1].items():
+        merged = torch.empty((len(records), *first.shape[1:]), dtype=first.dtype)
+        for idx, out in parts:
+            merged[torch.from_numpy(idx)] = out[key]
+        outputs[key] = merged
+    timings["score_s"] = time.perf_counter() - t0
+    return model, source, outputs, []
 
 
 def train_pose(data: Path, out: Path, cfg: TrainConfig, progress: bool = True, overwrite: bool = False,
@@ -301,10 +368,11 @@ def train_pose(data: Path, out: Path, cfg: TrainConfig, progress: bool = True, o
     started = time.perf_counter()
     records = load_records(data, cfg.split, cad_library)
     classes = sorted(set(records.synsets.tolist()))
-    model_cfg = ModelConfig(**cfg.model_settings(cfg.bins, classes, records.class_names, class_heads=cfg.class_heads, rotation_head=cfg.rotation_head))
+    templates = cfg.method == "templates"
+    model_cfg = ModelConfig(**cfg.model_settings(cfg.bins, classes, records.class_names, class_heads=cfg.class_heads or templates,
+                                                 rotation_head=cfg.rotation_head and not templates, method=cfg.method,
+                                                 template_layers=list(cfg.template_layers) if templates else []))
     bins = model_cfg.pose_bins()
-    backbone, source = build_backbone(cfg.backbone, cfg.weights, model_cfg.feature_layer)
-    model = PoseNet(model_cfg, backbone)
     train_idx, val_idx = stratified_split(records.synsets, cfg.val_fraction, cfg.seed)
     if len(train_idx) < 2:
         raise UserError(f"{data} has too few training samples ({len(train_idx)}); generate more or lower --val-fraction")
@@ -316,25 +384,10 @@ def train_pose(data: Path, out: Path, cfg: TrainConfig, progress: bool = True, o
         crops = centre_crops(ctx, cfg.size)
         timings["crops_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        steps = cfg.epochs * math.ceil(len(train_idx) / cfg.batch_size)
-        targets = symmetric_targets(records.angles, records.symmetries) if cfg.symmetric_targets else records.angles
-        if cfg.freeze_backbone:
-            for p in model.backbone.parameters():
-                p.requires_grad_(False)
-            features = extract_features(model, crops, advance=bars.task("features", len(crops)))
-            timings["features_s"] = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            train_targets = bins.encode(*targets[train_idx].T)
-            history = fit_head(model.head, features[train_idx], cls[train_idx], train_targets, rotations_from_angles(targets[train_idx]),
-                               epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, weight_decay=cfg.weight_decay,
-                               seed=cfg.seed, label_smoothing=cfg.label_smoothing, advance=bars.task("training head", steps))
-            timings["train_s"] = time.perf_counter() - t0
-            outputs = predict_head(model.head, features, cls)
+        if templates:
+            model, source, outputs, history = _fit_templates(model_cfg, cfg, records, cls, crops, train_idx, val_idx, bars, timings)
         else:
-            history = fit_full(model, ctx[train_idx], cls[train_idx], targets[train_idx],
-                               mirror_flags(records)[train_idx], bins, cfg, advance=bars.task("training", steps))
-            timings["train_s"] = time.perf_counter() - t0
-            outputs = predict_images(model, crops, cls, advance=bars.task("scoring", len(crops)))
+            model, source, outputs, history = _fit_network(model_cfg, cfg, records, cls, ctx, crops, train_idx, bars, timings, t0)
     scored = score(outputs, records, bins)
     metrics = {
         "data": str(Path(data).resolve()),
