@@ -219,6 +219,8 @@ def view_info(spec: SampleSpec, R: np.ndarray, t: np.ndarray, layout: str, consi
 def group_consistency(specs: list[SampleSpec], views: list[View], images: list[np.ndarray]) -> dict[str, float]:
     """The appearance-consistency score of every multi-view group whose views are all in this
     batch (images and the target's visible masks), by group id."""
+    if all(spec.view is None for spec in specs):
+        return {}
     from ..appearance.tiling import consistency_score
 
     members: dict[str, list[int]] = defaultdict(list)
