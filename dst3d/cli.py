@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "dst3d.prompts.commands",  # prompts build
     "dst3d.posenet.commands",  # train-pose, eval-pose
     "dst3d.kcf.commands",  # filter
+    "dst3d.score.commands",  # score
     "dst3d.hub.commands",  # publish
     "dst3d.exporters.commands",  # export
     "dst3d.ingest.commands",  # import-bop

@@ -22,7 +22,7 @@ LAYERS = [
     {"store"},
     {"viz"},
     {"pipeline"},
-    {"posenet", "exporters", "hub", "ingest"},
+    {"posenet", "exporters", "hub", "ingest", "score"},
     {"kcf"},
 ]
 TOP = {"cli", "api", "__main__"}
