@@ -18,7 +18,8 @@ FILTER_HELP = f"""Score every sample by K-fold cross-validated pose estimation; 
 
 The default rule: {DEFAULT_RULE}. Writes DATA/kcf/scores.parquet, kcf/report.json,
 kcf/report.png and the kept rows as DATA/data/filtered-*.parquet (the train shards stay as
-they are).
+they are). --min-clip-prob and --min-vlm-rating also drop samples by the model scores of
+`dst3d score` (DATA/score/scores.parquet), in addition to the rule.
 """
 
 
@@ -38,6 +39,8 @@ def register(app: typer.Typer) -> None:
         contrast_weight: Optional[float] = typer.Option(None, help=_help("contrast_weight", "contrast = weight x (agreement with the likeliest wrong pose's control) - (agreement with the label's own)")),
         photo_weight: Optional[float] = typer.Option(None, help=_help("photo_weight", "photo = weight x (photo agreement of the likeliest wrong pose's render) - (the label's); evidence ranks contrast, photo and ratio")),
         threshold_deg: Optional[float] = typer.Option(None, help=_help("threshold_deg", "instead of --quantile: drop samples whose held-out rotation error exceeds this many degrees")),
+        min_clip_prob: Optional[float] = typer.Option(None, help=_help("min_clip_prob", "also drop samples whose CLIP own-class probability (`dst3d score`) is below this")),
+        min_vlm_rating: Optional[int] = typer.Option(None, help=_help("min_vlm_rating", "also drop samples whose VLM rating (`dst3d score --vlm`) is below this, 1-5; unrated ones are kept")),
         backbone: Optional[str] = typer.Option(None, help=_help("backbone", "frozen feature extractor: mobilenet_v2, resnet18, resnet50")),
         weights: Optional[str] = typer.Option(None, help=_help("weights", "imagenet, none, or a .safetensors/.pth file")),
         feature_layer: Optional[int] = typer.Option(None, help=_help("feature_layer", "use the backbone's first N blocks; None: 14 for mobilenet_v2 (mid-level features), all for the others; 0: all")),
@@ -57,7 +60,7 @@ def register(app: typer.Typer) -> None:
         cfg = validated(KcfConfig, given(
             folds=folds, by_cad=by_cad, fold_by=fold_by, photo_weight=photo_weight, threshold_deg=threshold_deg, quantile=quantile, score=score, contrast_weight=contrast_weight,
             backbone=backbone, weights=weights, feature_layer=feature_layer, size=size, bins=bins, epochs=epochs, augment=augment,
-            seed=seed,
+            seed=seed, min_clip_prob=min_clip_prob, min_vlm_rating=min_vlm_rating,
         ), "filter setting")
         report = run_filter(data, cfg, progress=progress, cad_library=str(cad_library) if cad_library else None)
         table = Table(title=f"KCF on {data}: kept {report['kept']}, dropped {report['dropped']} ({report['compute_seconds']['wall_total']:.0f} s)")
@@ -67,4 +70,7 @@ def register(app: typer.Typer) -> None:
             table.add_row(synset, c["name"].split(",")[0], str(c["kept"]), str(c["dropped"]), f"{c['cut']:.3g}", f"{c['median_error_deg']:.1f}")
         console = Console()
         console.print(table)
+        for name, c in report.get("criteria", {}).items():
+            limit = f" (minimum {c['minimum']})" if "minimum" in c else ""
+            console.print(f"{name}{limit}: dropped {c['dropped']}" + (f", {c['unscored_kept']} without a score kept" if c.get("unscored_kept") else ""))
         console.print(f"wrote {data}/kcf/scores.parquet, report.json, report.png and {len(report['filtered_split']['files'])} data/filtered-*.parquet shards")

@@ -49,6 +49,9 @@ class KcfConfig(HeadConfig):
     contrast_weight: float = Field(CONTRAST_WEIGHT, ge=0.0, le=10.0)  # contrast = weight x alternative - agreement
     photo_weight: float = Field(PHOTO_WEIGHT, ge=0.0, le=10.0)  # photo = weight x photo_alternative - photo
     threshold_deg: float | None = Field(None, gt=0.0, le=180.0)  # instead: drop held-out error > this
+    # model scores of `dst3d score` (DATA/score/scores.parquet), applied in addition to the rule above:
+    min_clip_prob: float | None = Field(None, ge=0.0, le=1.0)  # also drop samples whose CLIP own-class probability is below this
+    min_vlm_rating: int | None = Field(None, ge=1, le=5)  # also drop samples (groups) the VLM rated below this; unrated ones are kept
     bins: str = "24,12,24"
     epochs: int = Field(30, ge=1)  # head training epochs per fold
     batch_size: int = Field(64, ge=1)
@@ -104,6 +107,11 @@ class KcfConfig(HeadConfig):
         if self.score in ("photo", "evidence"):
             weight["photo_weight"] = self.photo_weight
         return {"type": "quantile", "quantile": self.quantile, "score": self.score, **weight}
+
+    def score_criteria(self) -> dict:
+        """The model-score criteria given (``dst3d score``'s columns and their minimums), applied
+        in addition to :meth:`rule`."""
+        return {name: value for name, value in (("min_clip_prob", self.min_clip_prob), ("min_vlm_rating", self.min_vlm_rating)) if value is not None}
 
     def as_dict(self) -> dict:
         return self.model_dump()

@@ -52,6 +52,7 @@ from ..progress import Progress
 from ..store.shards import DATA_DIR
 from .agreement import dataset_agreement, hypothesis_agreements
 from .config import CONTRAST_WEIGHT, DEFAULT_RULE, KcfConfig
+from .criteria import load_criteria
 from .folds import assign_folds, assign_frame_folds
 from .outputs import write_outputs
 from .rules import KcfScores, combined_score, decide, rule_values
@@ -216,11 +217,18 @@ def _colour_jitter_np(images: np.ndarray, rng: np.random.Generator) -> np.ndarra
 def run_filter(data: Path, cfg: KcfConfig, progress: bool = True, cad_library: str | None = None, render_examples: bool = True) -> dict:
     """Score DATA, decide, and write kcf/scores.parquet, kcf/report.json, kcf/report.png and
     data/filtered-*.parquet. Returns the report. The CAD library is the dataset's own (its
-    job file's) unless ``cad_library`` is given; one lacking the dataset's models is refused."""
+    job file's) unless ``cad_library`` is given; one lacking the dataset's models is refused.
+    ``cfg.min_clip_prob`` / ``cfg.min_vlm_rating`` also drop samples by `dst3d score`'s scores
+    (:mod:`.criteria`)."""
     started = time.perf_counter()
     records = load_records(data, "train", cad_library)
+    criteria = load_criteria(Path(data), records.ids, cfg.score_criteria())  # missing or stale scores: fail before the compute
     for folder in (Path(data), Path(data) / DATA_DIR):  # the outputs go here: fail now, not after the compute
         probe_writable(folder, f"the filter writes kcf/ and data/filtered-*.parquet into {data}: make it writable or filter a copy")
     scores = score_dataset(records, cfg, progress)
     keep, cuts = decide(scores, cfg)
-    return write_outputs(Path(data), scores, keep, cuts, cfg, time.perf_counter() - started, records.library, render_examples)
+    keep_rule = keep.copy()
+    for kept in criteria.keep().values():
+        keep &= kept
+    return write_outputs(Path(data), scores, keep, cuts, cfg, time.perf_counter() - started, records.library, render_examples,
+                         criteria=criteria if criteria.thresholds else None, keep_rule=keep_rule)

@@ -4,7 +4,9 @@
   ratio, agreement (control agreement, NaN without a Canny control), keep, predicted angles);
 * ``data/filtered-XXXXX-of-YYYYY.parquet``: the kept rows, one shard per train shard, same
   schema: a split the Hub loader reads (``split="filtered"`` / a ``filtered`` config);
-* ``kcf/report.json``: rule, cuts, counts (overall and per class), compute seconds;
+* ``kcf/report.json``: rule, cuts, counts (overall and per class), compute seconds; with
+  model-score criteria (``min_clip_prob``, ``min_vlm_rating``) what each of them dropped
+  (``criteria``; ``keep_rule`` and the score columns then join kcf/scores.parquet);
 * ``kcf/report.png``: the score histogram with the cut, and dropped samples next to the
   render of their label (and of the pose the held-out model saw).
 
@@ -33,7 +35,10 @@ FILTERED_SPLIT = "filtered"
 
 
 def write_outputs(root: Path, scores, keep: np.ndarray, cuts: dict, cfg, seconds_total: float,
-                  library: CadLibrary | None = None, render_examples: bool = True) -> dict:
+                  library: CadLibrary | None = None, render_examples: bool = True, criteria=None, keep_rule: np.ndarray | None = None) -> dict:
+    """``keep``: the final decision; with model-score ``criteria`` (:class:`.criteria.ScoreCriteria`),
+    ``keep_rule`` is the KCF rule's alone, and both, the score columns used and what each
+    criterion dropped are recorded too."""
     root = Path(root)
     out = root / KCF_DIR
     out.mkdir(exist_ok=True)
@@ -55,6 +60,10 @@ def write_outputs(root: Path, scores, keep: np.ndarray, cuts: dict, cfg, seconds
         "pred_elevation": scores.pred_angles[:, 1],
         "pred_theta": scores.pred_angles[:, 2],
     })
+    if criteria is not None:
+        table = table.append_column("keep_rule", pa.array(keep_rule if keep_rule is not None else keep))
+        for column, values in criteria.values.items():
+            table = table.append_column(column, pa.array(values.astype(np.float32)))
     with atomic_path(out / "scores.parquet") as tmp:
         pq.write_table(table, tmp)
     filtered = write_filtered_shards(root, dict(zip(rec.ids.tolist(), keep.tolist())))
@@ -75,6 +84,7 @@ def write_outputs(root: Path, scores, keep: np.ndarray, cuts: dict, cfg, seconds
         **({"threshold": rule["threshold_deg"]} if rule["type"] == "threshold" else {}),
         "kept": int(keep.sum()),
         "dropped": int((~keep).sum()),
+        **({"criteria": criteria.report(keep_rule if keep_rule is not None else keep)} if criteria is not None else {}),
         "per_class": per_class,
         "held_out": {
             "acc_pi_6": float(np.mean(scores.error_deg < 30)),
