@@ -238,6 +238,17 @@ CASES = [
     ("filter-deleted-shard", ["filter", "{w}/ds_missing"], None, "missing"),
     pytest.param("filter-read-only-dataset", ["filter", "{w}/ro_ds", "--epochs", "1", "--folds", "2", "--backbone", "resnet18", "--weights", "none"],
                  lambda w: read_only(w / "ro_ds"), None),
+    ("filter-min-clip-prob-without-scores", ["filter", "{w}/ds", "--min-clip-prob", "0.5"], None, "dst3d score"),
+    ("filter-min-vlm-rating-out-of-range", ["filter", "{w}/ds", "--min-vlm-rating", "9"], None, "min_vlm_rating"),
+    # score
+    ("score-missing-model", ["score", "{w}/ds", "--no-progress"], None, "hf download openai/clip-vit-base-patch32"),
+    ("score-missing-model-folder", ["score", "{w}/ds", "--model", "{w}/noclip"], None, "does not exist"),
+    ("score-missing-vlm-folder", ["score", "{w}/ds", "--no-clip", "--vlm", "{w}/novlm"], None, "--vlm"),
+    ("score-nothing-to-score", ["score", "{w}/ds", "--no-clip"], None, "nothing to score"),
+    ("score-missing-folder", ["score", "{w}/nothing"], None, "does not exist"),
+    ("score-deleted-shard", ["score", "{w}/ds_missing"], None, "missing"),
+    ("score-bad-dtype", ["score", "{w}/ds", "--dtype", "fp8"], None, "dtype"),
+    ("score-template-without-name", ["score", "{w}/ds", "--template", "a photo"], None, "{name}"),
     # train-pose / eval-pose
     ("train-pose-epochs-zero", ["train-pose", "{w}/ds", "--out", "{w}/run", "--epochs", "0"], None, "epochs"),
     ("train-pose-bad-bins", ["train-pose", "{w}/ds", "--out", "{w}/run", "--bins", "a,b"], None, "bins"),
