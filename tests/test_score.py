@@ -240,3 +240,18 @@ def test_missing_model_and_missing_scores_are_one_line(cli, data, tmp_path):
     result = cli("filter", str(data), "--min-vlm-rating", "3", "--no-progress")
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 2 and len(lines) == 1 and "dst3d score" in lines[0], result.stderr
+
+
+def test_score_criteria_keep_and_count():
+    """min_vlm_rating keeps unrated samples (NaN) and counts them; each criterion counts its own drops."""
+    from dst3d.kcf.criteria import ScoreCriteria
+
+    criteria = ScoreCriteria({"min_clip_prob": 0.5, "min_vlm_rating": 3},
+                             {"clip_class_prob": np.array([0.2, 0.5, 0.9, 0.1]), "vlm_rating": np.array([5.0, 2.0, np.nan, 1.0])})
+    keep = criteria.keep()
+    assert keep["min_clip_prob"].tolist() == [False, True, True, False]  # 0.5 is not below 0.5
+    assert keep["min_vlm_rating"].tolist() == [True, False, True, False]
+    report = criteria.report(np.array([True, True, False, True]))
+    assert report["kcf_rule"]["dropped"] == 1
+    assert report["min_clip_prob"]["dropped"] == 2 and report["min_vlm_rating"]["dropped"] == 2
+    assert report["min_vlm_rating"]["unscored_kept"] == 1
