@@ -255,3 +255,22 @@ def test_score_criteria_keep_and_count():
     assert report["kcf_rule"]["dropped"] == 1
     assert report["min_clip_prob"]["dropped"] == 2 and report["min_vlm_rating"]["dropped"] == 2
     assert report["min_vlm_rating"]["unscored_kept"] == 1
+
+
+@pytest.mark.parametrize("family", ["llava", "qwen2_vl"])
+def test_batched_vlm_answers_equal_single_ones(family, models, tmp_path):
+    """Greedy answers in one batch (different prompt lengths and image sizes, left padding)
+    equal those generated one at a time (checked: right padding fails this). Qwen2-VL: the
+    number of image tokens follows the image size."""
+    from dst3d.score.tiny import save_tiny_qwen2_vl
+    from dst3d.score.vlm import VlmScorer
+
+    folder = models[1] if family == "llava" else save_tiny_qwen2_vl(tmp_path / "qwen")
+    scorer = VlmScorer(str(folder), device="cpu", max_new_tokens=6)
+    rng = np.random.default_rng(0)
+    images = [rng.integers(0, 256, (32, 32, 3), dtype=np.uint8), rng.integers(0, 256, (64, 32, 3), dtype=np.uint8),
+              rng.integers(0, 256, (48, 48, 3), dtype=np.uint8)]
+    prompts = ["Rate it.", prompt_text := "Rate these views of one object, please, with a reason and a caption.", prompt_text[:20]]
+    batched = scorer.generate(images, prompts)
+    assert batched == [scorer.generate([i], [p])[0] for i, p in zip(images, prompts)]
+    assert len(set(batched)) > 1  # the answers do depend on the input

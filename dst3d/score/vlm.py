@@ -147,7 +147,9 @@ class VlmScorer:
         from PIL import Image
 
         texts = [self.chat_text(p) for p in prompts]
-        inputs = self.processor(text=texts, images=[Image.fromarray(i) for i in images], return_tensors="pt", padding=True)
+        # one list of images per prompt: processors that batch several images per sample (Idefics3,
+        # SmolVLM) read a flat list as ONE sample; the others flatten the nested form
+        inputs = self.processor(text=texts, images=[[Image.fromarray(i)] for i in images], return_tensors="pt", padding=True)
         dtype = next(self.model.parameters()).dtype
         inputs = {k: (v.to(self.device, dtype) if torch.is_floating_point(v) else v.to(self.device)) for k, v in inputs.items()}
         with torch.no_grad():
