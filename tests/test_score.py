@@ -274,3 +274,13 @@ def test_batched_vlm_answers_equal_single_ones(family, models, tmp_path):
     batched = scorer.generate(images, prompts)
     assert batched == [scorer.generate([i], [p])[0] for i, p in zip(images, prompts)]
     assert len(set(batched)) > 1  # the answers do depend on the input
+
+
+def test_crop_box_is_the_square_around_the_bbox():
+    from dst3d.score.run import crop_box
+
+    image = np.arange(20 * 30 * 3, dtype=np.int64).reshape(20, 30, 3).astype(np.uint8)
+    out = crop_box(image, [10, 5, 20, 15], margin=0.0)  # 10 x 10 box, pixel-edge coordinates
+    assert np.array_equal(out, image[5:15, 10:20])
+    edge = crop_box(image, [0, 0, 10, 4], margin=0.0)  # 10 x 10 square leaves the image at the top: edge pixels repeat
+    assert edge.shape == (10, 10, 3) and np.array_equal(edge[3:], image[0:7, 0:10]) and np.array_equal(edge[0], image[0, 0:10])
