@@ -29,6 +29,22 @@ neighbours, nor on the device). Same seed + same settings + same device and batc
 composition = the same image. Across batch sizes the math is the same but float kernels
 may round differently (a level or two of 255 on CPU).
 
+Multi-view canvases (``tile_views``): the views of a multi-view group (requests whose
+``view`` names the same group) are generated in ONE diffusion sample: each control kind's
+view images are tiled into one canvas (:mod:`dst3d.appearance.tiling`: ``grid_for(n)``
+rows x cols, view k at row k // cols, column k % cols, exact pixel offsets, unused tiles
+blank), the pipeline runs once on the canvas with the group's prompt, negative prompt and
+seed (shared by the group; the lowest view index's are used), and the output is cut back
+into views at the same offsets. Self-attention then spans all views, so they tend to share
+the object's appearance; each view's control is the canvas tile, bit-identical, so its pose
+label stays exact. Canvases of one size are batched like images (``max_batch_size`` counts
+canvases); the non-finite/black retry runs per canvas. Each view's notes say how it was
+made: ``{"tiled": {"group", "index", "views", "grid": [rows, cols], "tile": [row, col],
+"canvas": [H, W], "tile_size": [h, w]}}`` (plus the canvas's retries, if any). A view can be
+regenerated exactly only with its whole group. Memory and time grow with the canvas: six
+512 px views are a 1536 x 1024 canvas (6x the pixels of one image; self-attention over 6x
+the tokens at the UNet's finest level), fine on a GPU with SDPA, slow on a CPU.
+
 Compilation (``compile``): the UNet and the ControlNet(s) are replaced by ``torch.compile``
 wrappers (``pipe.unet = torch.compile(pipe.unet)``, as the diffusers docs do), so the
 pipeline sees compiled modules (and marks CUDA-graph steps for ``reduce-overhead``). Shapes
@@ -57,6 +73,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from ..errors import UserError
 from ..hub_models import ModelSource, dtype_kwarg, hub_offline, load_or_explain, locate_model
 from .request import AppearanceRequest, Generated
+from .tiling import grid_for, tile, tile_position, untile
 
 log = logging.getLogger("dst3d.controlnet")
 
@@ -95,6 +112,9 @@ SDXL_ONLY = ("original_size", "target_size", "crops_coords_top_left", "watermark
 # Keys that records written before the options/"loaded" split carried next to the options.
 LEGACY_RECORD_KEYS = {"pipeline_class", "base_revision", "controlnet_revisions", "scheduler_class", "seeding", "diffusers", "torch"}
 
+TILING = ("each multi-view group is one canvas of grid_for(n) = (ceil(sqrt n), ceil(n / rows)) tiles, view k at row k // cols, "
+          "column k % cols, exact pixel offsets, unused tiles blank; one diffusion sample per canvas with the group's prompt and seed "
+          "(its lowest view index's); the output cut back at the same offsets")
 SEEDING = "one CPU torch.Generator per image, seeded with the record's seed (a retry after a non-finite output: derived_seed(seed, attempt))"
 
 
@@ -118,6 +138,9 @@ class ControlNetConfig(BaseModel):
     offload for small GPUs), ``max_batch_size`` (split the job's batches). Images are
     generated at ``resolution`` (default: the job's size rounded to a multiple of 8) and
     resized to the job's size if they differ.
+
+    Multi-view groups: ``tile_views`` generates each group's views as one tiled canvas in one
+    diffusion sample (see the module docstring); ``resolution`` is then the size of one view.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -162,6 +185,7 @@ class ControlNetConfig(BaseModel):
     deterministic: bool = Field(False, description="deterministic torch kernels (slower)")
     max_batch_size: int | None = Field(None, ge=1, description="split the job's batches into at most this many images per pipeline call")
     nan_retries: int = Field(2, ge=0, le=10, description="re-runs of a sample with a non-finite or black output (derived seed, fp32 VAE decode) before failing")
+    tile_views: bool = Field(False, description="generate each multi-view group (requests with the same view.group) as one tiled canvas in one diffusion sample (grid_for(n) rows x cols, views at exact pixel offsets) and cut it back into views: the views share attention and so appearance; view sizes must be multiples of 8 unless resolution is set (then the per-view generation size)")
     local_files_only: bool | Literal["auto"] = Field("auto", description="never contact the Hub; auto: when HF_HUB_OFFLINE is set")
     progress: bool = Field(False, description="diffusers' per-step progress bar")
 
@@ -302,7 +326,7 @@ class ControlNetBackend:
         self.pipe = None
         self._loaded: dict | None = None
         self._pad_to: int | None = None
-        self.stats = {"images": 0, "retried": 0, "fp32_decodes": 0, "padded": 0}
+        self.stats = {"images": 0, "retried": 0, "fp32_decodes": 0, "padded": 0, "canvases": 0}
         if load:
             self._resolve_runtime()
             self.pipe = self._load()
@@ -609,6 +633,7 @@ class ControlNetBackend:
             "local_files_only": self.local_only,
             "seeding": SEEDING,
             "non_finite": f"re-run with derived_seed(seed, attempt) / fp32 VAE decode, {c.nan_retries} times at most, then fail",
+            **({"tile_views": TILING} if c.tile_views else {}),
             "versions": {"diffusers": diffusers.__version__, "transformers": transformers.__version__, "torch": torch.__version__},
         })
 
@@ -642,23 +667,100 @@ class ControlNetBackend:
         return [g.image for g in self.generate_detailed(requests)]
 
     def generate_detailed(self, requests: list[AppearanceRequest]) -> list[Generated]:
-        """One :class:`Generated` per request (image + notes of any retry), in order."""
+        """One :class:`Generated` per request (image + notes of any retry), in order. With
+        ``tile_views``, the requests of each multi-view group are generated as one canvas."""
         out: list[Generated | None] = [None] * len(requests)
-        groups: dict[tuple[int, int], list[int]] = {}
-        for i, request in enumerate(requests):
-            groups.setdefault(self._request_size(request), []).append(i)
-        step = self.config.max_batch_size or len(requests) or 1
+        # Units of generation: a single request, or a group's canvas (a request of its own).
+        units: list[AppearanceRequest] = []
+        gen_sizes: list[tuple[int, int] | None] = []
+        canvases: list[dict] = []  # units 0 .. len(canvases) - 1; the single requests follow
+        if self.config.tile_views:
+            groups: dict[str, list[int]] = {}
+            for i, request in enumerate(requests):
+                if request.view is not None:
+                    groups.setdefault(request.view.group, []).append(i)
+            tiled = {i for members in groups.values() for i in members}
+            for group, members in groups.items():
+                canvas = self._canvas(group, [requests[i] for i in members])
+                canvas["members"] = members
+                canvases.append(canvas)
+                units.append(canvas["request"])
+                gen_sizes.append(canvas["size"])
+        else:
+            tiled = set()
+        singles = [i for i in range(len(requests)) if i not in tiled]
+        for i in singles:
+            units.append(requests[i])
+            gen_sizes.append(None)
+        batches: dict[tuple, list[int]] = {}
+        for u, request in enumerate(units):
+            key = gen_sizes[u] if gen_sizes[u] is not None else self._request_size(request)
+            batches.setdefault((gen_sizes[u] is not None, key), []).append(u)
+        step = self.config.max_batch_size or len(units) or 1
         if self.config.compile:
             if self._pad_to is None:
-                self._pad_to = self.config.max_batch_size or min(step, max(len(g) for g in groups.values()))
+                self._pad_to = self.config.max_batch_size or min(step, max(len(b) for b in batches.values()))
             step = self._pad_to
-        for size, indices in groups.items():
+        results: list[Generated | None] = [None] * len(units)
+        for (is_canvas, size), indices in batches.items():
             for start in range(0, len(indices), step):
                 chunk = indices[start : start + step]
-                for i, result in zip(chunk, self._generate_checked([requests[i] for i in chunk], size)):
-                    out[i] = result
+                gen = size if is_canvas else None
+                for u, result in zip(chunk, self._generate_checked([units[u] for u in chunk], size, gen)):
+                    results[u] = result
+        for u, canvas in enumerate(canvases):
+            for i, generated in zip(canvas["members"], self._cut(canvas, results[u], [requests[i] for i in canvas["members"]])):
+                out[i] = generated
+        for u, i in enumerate(singles, start=len(canvases)):
+            out[i] = results[u]
         self.stats["images"] += len(requests)
+        self.stats["canvases"] += len(canvases)
         return out  # type: ignore[return-value]
+
+    def _canvas(self, group: str, views: list[AppearanceRequest]) -> dict:
+        """A group's views as one request whose controls are the tiled control canvases."""
+        sizes = {self._request_size(v) for v in views}
+        for v in views:
+            sizes |= {tuple(v.controls[k].shape[:2]) for k in self.config.controls}
+        if len(sizes) != 1:
+            raise UserError(f"multi-view group '{group}' has views of different sizes {sorted(sizes)}; tile_views needs one size per group")
+        n = views[0].view.size
+        indices = [v.view.index for v in views]
+        if any(v.view.size != n for v in views) or len(set(indices)) != len(indices) or not all(0 <= k < n for k in indices):
+            raise UserError(f"multi-view group '{group}' has inconsistent views (indices {sorted(indices)}, sizes {sorted({v.view.size for v in views})})")
+        (h, w), = sizes
+        if self.config.resolution is None:
+            if h % 8 or w % 8:
+                raise UserError(f"backend_options.tile_views: view size {w}x{h} is not a multiple of 8 (Stable Diffusion's latent grid); use a job width and height that are, or set backend_options.resolution (the per-view generation size)")
+            th, tw = h, w
+        else:
+            th, tw = self.size_for(h, w)
+        rows, cols = grid_for(n)
+        lead = min(views, key=lambda v: v.view.index)
+        controls = {}
+        for kind in self.config.controls:
+            tiles = [np.zeros((th, tw, 3), np.uint8)] * n
+            for v in views:
+                tiles[v.view.index] = _resize_control(np.asarray(v.controls[kind])[..., :3], tw, th, kind)
+            controls[kind] = tile(tiles, rows, cols)
+        request = AppearanceRequest(controls, None, lead.prompt, lead.negative_prompt, lead.seed)
+        return {"group": group, "request": request, "size": (rows * th, cols * tw), "grid": (rows, cols), "tile_size": (th, tw), "view_size": (h, w), "views": n}
+
+    def _cut(self, canvas: dict, generated: Generated, views: list[AppearanceRequest]) -> list[Generated]:
+        """A canvas's output cut back into its views (resized to the view size if generated at another)."""
+        rows, cols = canvas["grid"]
+        th, tw = canvas["tile_size"]
+        h, w = canvas["view_size"]
+        tiles = untile(generated.image, rows, cols, th, tw)
+        out = []
+        for v in views:
+            image = tiles[v.view.index]
+            if (th, tw) != (h, w):
+                image = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA if th * tw > h * w else cv2.INTER_CUBIC)
+            info = {"group": canvas["group"], "index": v.view.index, "views": canvas["views"], "grid": [rows, cols],
+                    "tile": list(tile_position(v.view.index, cols)), "canvas": list(canvas["size"]), "tile_size": [th, tw]}
+            out.append(Generated(image, {**generated.notes, "tiled": info}))
+        return out
 
     def _request_size(self, request: AppearanceRequest) -> tuple[int, int]:
         for kind in self.config.controls:
@@ -668,15 +770,16 @@ class ControlNetBackend:
         h, w = request.controls[self.config.controls[0]].shape[:2]
         return int(h), int(w)
 
-    def _generate_checked(self, requests: list[AppearanceRequest], size: tuple[int, int]) -> list[Generated]:
-        """Generate, then re-run (derived seeds) the samples whose output is non-finite or black."""
+    def _generate_checked(self, requests: list[AppearanceRequest], size: tuple[int, int], gen: tuple[int, int] | None = None) -> list[Generated]:
+        """Generate, then re-run (derived seeds) the samples whose output is non-finite or black.
+        ``gen``: the generation size (height, width); default :meth:`size_for` of ``size``."""
         seeds = [int(r.seed) for r in requests]
         results: list[Generated | None] = [None] * len(requests)
         history: list[list[dict]] = [[] for _ in requests]
         todo = list(range(len(requests)))
         for attempt in range(self.config.nan_retries + 1):
             use = [derived_seed(seeds[i], attempt) for i in todo]
-            images, problems, fp32 = self._run([requests[i] for i in todo], size, use)
+            images, problems, fp32 = self._run([requests[i] for i in todo], size, use, gen)
             failed = []
             for j, i in enumerate(todo):
                 if problems[j] is None:
@@ -704,13 +807,13 @@ class ControlNetBackend:
             )
         return results  # type: ignore[return-value]
 
-    def _run(self, requests: list[AppearanceRequest], size: tuple[int, int], seeds: list[int]):
+    def _run(self, requests: list[AppearanceRequest], size: tuple[int, int], seeds: list[int], gen: tuple[int, int] | None = None):
         """(uint8 images, problem per sample or None, fp32-decoded per sample)."""
         import torch
 
         c = self.config
         h, w = size
-        ph, pw = self.size_for(h, w)
+        ph, pw = gen or self.size_for(h, w)
         n = len(requests)
         pad = 0
         if c.compile and self._pad_to and n < self._pad_to:
