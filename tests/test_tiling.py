@@ -94,3 +94,147 @@ def test_consistency_score():
     assert consistency_score([images[0]], [masks[0]]) == 1.0
     with pytest.raises(ValueError):
         consistency_score(images, masks[:2])
+
+
+# -- the ControlNet backend's tile_views path, on tiny random models -----------------------
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    pytest.importorskip("torch")
+    pytest.importorskip("diffusers")
+    from dst3d.tiny_models import save_tiny_controlnet, save_tiny_sd15
+
+    root = tmp_path_factory.mktemp("tiny_models")
+    return {"sd15": save_tiny_sd15(root / "sd15"), "cn": save_tiny_controlnet(root / "cn-canny")}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny models run fastest on one thread on a shared 2-core machine (see test_controlnet)."""
+    try:
+        import torch
+    except ImportError:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _tiled_backend(tiny, **options):
+    from dst3d.appearance import load_backend
+
+    return load_backend("controlnet", {"base_model": str(tiny["sd15"]), "controlnet": str(tiny["cn"]), "steps": 2, "tile_views": True, **options})
+
+
+def _call_recorder(backend) -> list[dict]:
+    calls: list[dict] = []
+    pipe = backend.pipe
+
+    class Recorder:
+        def __call__(self, **kwargs):
+            calls.append(kwargs)
+            return pipe(**kwargs)
+
+        def __getattr__(self, name):
+            return getattr(pipe, name)
+
+    backend.pipe = Recorder()
+    return calls
+
+
+def _control_of(kwargs) -> np.ndarray:
+    """The control batch a pipeline call got, back as (B, H, W, 3) uint8."""
+    return (kwargs["image"].permute(0, 2, 3, 1).numpy() * 255.0).round().astype(np.uint8)
+
+
+def _group_requests(group: str, n: int, seed: int, h: int = 32, w: int = 24, prompt="a red car"):
+    """n views of one group: random binary canny controls (distinct per view), shared prompt and seed."""
+    from dst3d.appearance.request import AppearanceRequest, ViewOf
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for k in range(n):
+        canny = np.where(rng.random((h, w, 1)) < 0.1, 255, 0).astype(np.uint8).repeat(3, axis=2)
+        out.append(AppearanceRequest({"canny": canny}, None, prompt, "blurry", seed, ViewOf(group, k, n)))
+    return out
+
+
+def test_tiled_controlnet_one_sample_per_group(tiny):
+    backend = _tiled_backend(tiny, max_batch_size=1)
+    calls = _call_recorder(backend)
+    a = _group_requests("g0", 6, seed=3)  # 6 views of 32 x 24: a 3 x 2 canvas of 96 x 48
+    b = _group_requests("g1", 4, seed=4, prompt="a blue car")  # 2 x 2: 64 x 48
+    single = _group_requests("x", 1, seed=5)[0]
+    single.view = None
+    # Interleaved: the backend regroups by view.group.
+    requests = [a[0], b[0], a[1], single, *a[2:], *b[1:]]
+    out = backend.generate_detailed(requests)
+    assert len(calls) == 3, "one pipeline call per group canvas, one for the single image"
+    by_shape = {_control_of(kw).shape[1:3]: kw for kw in calls}
+    assert set(by_shape) == {(96, 48), (64, 48), (64, 64)}  # the single image: size_for (at least 64)
+    for views, (rows, cols) in ((a, (3, 2)), (b, (2, 2))):
+        kw = by_shape[(rows * 32, cols * 24)]
+        assert (kw["height"], kw["width"]) == (rows * 32, cols * 24)
+        assert kw["prompt"] == [views[0].prompt] and len(kw["generator"]) == 1
+        np.testing.assert_array_equal(_control_of(kw)[0], tile([v.controls["canny"] for v in views], rows, cols))
+    assert all(g.image.shape == (32, 24, 3) and g.image.dtype == np.uint8 for g in out)
+    # Each view is its tile of the canvas output, and its notes say where it sat.
+    notes = {id(r): g.notes for r, g in zip(requests, out)}
+    assert notes[id(single)] == {}
+    for k, v in enumerate(a):
+        assert notes[id(v)]["tiled"] == {"group": "g0", "index": k, "views": 6, "grid": [3, 2], "tile": [k // 2, k % 2],
+                                         "canvas": [96, 48], "tile_size": [32, 24]}
+    images = {id(r): g.image for r, g in zip(requests, out)}
+    assert len({images[id(v)].tobytes() for v in a}) == 6, "the views differ (different tiles of the output)"
+    # The views are the canvas: the same group alone, in another order, gives the same images.
+    again = backend.generate_detailed(list(reversed(a)))
+    for v, g in zip(reversed(a), again):
+        np.testing.assert_array_equal(g.image, images[id(v)])
+    assert backend.stats["canvases"] == 3
+    # Batched canvases (no max_batch_size): one call for the two groups of one canvas size.
+    batched = _tiled_backend(tiny)
+    calls = _call_recorder(batched)
+    c = _group_requests("g2", 4, seed=6)
+    batched.generate(b + c)
+    assert len(calls) == 1 and _control_of(calls[0]).shape == (2, 64, 48, 3)
+
+
+def test_tiled_controlnet_refusals_retries_and_off(tiny):
+    from dst3d.errors import UserError
+
+    backend = _tiled_backend(tiny)
+    with pytest.raises(UserError, match=r"^backend_options\.tile_views: view size 30x30 is not a multiple of 8"):
+        backend.generate(_group_requests("odd", 2, seed=1, h=30, w=30))
+    mixed = _group_requests("m", 2, seed=1)
+    mixed[1].controls["canny"] = mixed[1].controls["canny"][:24]
+    with pytest.raises(UserError, match="different sizes"):
+        backend.generate(mixed)
+    assert "tile_views" in backend.settings()["loaded"] and backend.settings()["tile_views"] is True
+    # A non-finite canvas is retried as one sample with a derived seed; every view says so.
+    from dst3d.appearance.controlnet import derived_seed
+
+    count = [0]
+
+    def hook(module, args, output):
+        count[0] += 1
+        return (torch.full_like(output[0], float("nan")),) + tuple(output[1:]) if count[0] <= 2 else output
+
+    import torch
+
+    group = _group_requests("r", 4, seed=9)
+    handle = backend.pipe.unet.register_forward_hook(hook)
+    try:
+        out = backend.generate_detailed(group)
+    finally:
+        handle.remove()
+    assert all(g.notes["retries"] == [{"seed": 9, "why": "non-finite latents"}] and g.notes["seed"] == derived_seed(9, 1) for g in out)
+    assert all(g.image.max() > 0 for g in out)
+    # Off (the default): views are generated one by one, at their own size.
+    plain = _tiled_backend(tiny, tile_views=False)
+    calls = _call_recorder(plain)
+    out = plain.generate_detailed(_group_requests("p", 4, seed=2))
+    assert len(calls) == 1 and _control_of(calls[0]).shape == (4, 64, 64, 3) and all(g.notes == {} for g in out)
+    assert "tile_views" not in plain.settings()["loaded"] and plain.settings()["tile_views"] is False
