@@ -184,3 +184,25 @@ def test_wrong_poses_leave_out_the_label_modulo_symmetry():
     flip, near, far = np.array([0.3 + np.pi, 0.2, 0.1]), np.array([0.3 + np.radians(5), 0.2, 0.1]), np.array([0.3 + np.radians(80), 0.2, 0.1])
     assert [h.tolist() for h in wrong_poses(Label(), [flip, near, far])] == [flip.tolist(), far.tolist()]
     assert [h.tolist() for h in wrong_poses(Label(), [flip, near, far], SymmetrySpec("rotational", "z", 2))] == [far.tolist()]
+
+
+def test_evidence_weights_replace_the_defaults_and_zero_leaves_a_signal_out():
+    """evidence_score(weights=...) ranks with the given weights: one signal alone is its per-class
+    rank; a zero weight leaves that signal out (a NaN in it then changes nothing)."""
+    from types import SimpleNamespace
+
+    from dst3d.kcf.rules import KcfScores, evidence_score
+
+    n = 8
+    synsets = np.array([0] * 4 + [1] * 4)
+    ratio = np.array([3.0, 1.0, 2.0, 4.0, 0.5, 0.1, 0.9, 0.2])
+    error = ratio[::-1].copy()
+    records = SimpleNamespace(synsets=synsets)
+    scores = KcfScores(records, np.zeros(n, int), np.zeros(n), error, ratio, np.zeros((n, 3)), {},
+                       np.zeros(n), np.zeros(n), np.full(n, np.nan), np.full(n, np.nan))
+    alone = evidence_score(scores, weights={"ratio": 1.0})
+    assert alone.tolist() == [0.75, 0.25, 0.5, 1.0, 0.75, 0.25, 1.0, 0.5]
+    with_zero = evidence_score(scores, weights={"ratio": 1.0, "error": 0.0, "photo": 0.0, "contrast": 0.0})
+    assert with_zero.tolist() == alone.tolist()
+    both = evidence_score(scores, weights={"ratio": 1.0, "error": 1.0})
+    assert not np.allclose(both, alone)

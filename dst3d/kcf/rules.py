@@ -75,12 +75,15 @@ def combined_score(ratio: np.ndarray, agreement: np.ndarray, synsets: np.ndarray
     return out
 
 
-def evidence_score(scores: "KcfScores", contrast_weight: float | None = None, photo_weight: float | None = None) -> np.ndarray:
+def evidence_score(scores: "KcfScores", contrast_weight: float | None = None, photo_weight: float | None = None,
+                   weights: dict | None = None) -> np.ndarray:
     """Per-class weighted mean of the ranks (in (0, 1]) of the photo contrast, the control
     contrast, the estimator's likelihood ratio and its held-out error (``EVIDENCE_WEIGHTS``):
     views of one question (does the image show the label's pose?) on scales that differ between
     rendered and photographed data, hence ranks. A signal that is NaN for a sample (no Canny
-    control, no photo score) is left out of its mean."""
+    control, no photo score) is left out of its mean; so is one whose weight is 0. ``weights``
+    replaces ``EVIDENCE_WEIGHTS`` (calibration: experiments/kcf_real/calibrate.py)."""
+    weights = EVIDENCE_WEIGHTS if weights is None else weights
     from scipy.stats import rankdata
 
     signals = {"photo": scores.values("photo", photo_weight=photo_weight),
@@ -91,10 +94,12 @@ def evidence_score(scores: "KcfScores", contrast_weight: float | None = None, ph
     for c in set(synsets.tolist()):
         idx = np.flatnonzero(synsets == c)
         for name, value in signals.items():
+            if not weights.get(name, 0.0):
+                continue
             valid = idx[np.isfinite(value[idx])]
             if len(valid):
-                total[valid] += EVIDENCE_WEIGHTS[name] * rankdata(value[valid]) / len(valid)
-                weight[valid] += EVIDENCE_WEIGHTS[name]
+                total[valid] += weights[name] * rankdata(value[valid]) / len(valid)
+                weight[valid] += weights[name]
     return np.where(weight > 0, total / np.maximum(weight, 1e-12), 0.0)
 
 
