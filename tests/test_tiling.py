@@ -268,8 +268,20 @@ def test_tiled_group_labels_are_exact_per_tile(tiny):
         scenes.close()
     backend = _tiled_backend(tiny)
     calls = _call_recorder(backend)
+    canvases = []
+    checked = backend._generate_checked
+
+    def keep(*args, **kwargs):  # the canvas image the backend cuts views from
+        results = checked(*args, **kwargs)
+        canvases.extend(g.image for g in results)
+        return results
+
+    backend._generate_checked = keep
     out = backend.generate_detailed(requests)
-    assert len(calls) == 1
+    assert len(calls) == 1 and len(canvases) == 1 and canvases[0].shape == (2 * h, 2 * w, 3)
+    # View k's image is tile k of the canvas output, the tile whose control was view k's.
+    for k, (piece, generated) in enumerate(zip(untile(canvases[0], 2, 2, h, w), out)):
+        np.testing.assert_array_equal(generated.image, piece, err_msg=f"view {k}")
     tiles = untile(_control_of(calls[0])[0], 2, 2, h, w)
     with Rerenderer(library) as rerender:
         for k, (label, generated) in enumerate(zip(labels, out)):
@@ -279,3 +291,37 @@ def test_tiled_group_labels_are_exact_per_tile(tiny):
             assert generated.image.shape == (h, w, 3) and generated.notes["tiled"]["tile"] == [k // 2, k % 2]
     # The tiles differ: a swapped or repeated tile would fail the comparison above.
     assert len({t.tobytes() for t in tiles}) == 4
+
+
+def test_multiview_job_with_tiled_controlnet_labels_re_render(tiny, tmp_path):
+    """End to end: a multi-view job (2 groups of 4 views, 64 px) through the ControlNet backend
+    with tile_views: every record's stored control is the re-render of its own label, its
+    generation notes place it in its group's canvas, and its group has a consistency score."""
+    from dst3d.cad.library import CadLibrary
+    from dst3d.control.visual_prompt import ControlConfig, make_controls
+    from dst3d.pipeline.job import JobConfig
+    from dst3d.pipeline.run import run_job
+    from dst3d.render.scene import Rerenderer
+    from dst3d.store.dataset import open_dataset
+
+    options = {"base_model": str(tiny["sd15"]), "controlnet": str(tiny["cn"]), "steps": 1, "tile_views": True}
+    job = JobConfig.model_validate({"classes": ["car"], "per_class": 8, "width": 64, "height": 64, "seed": 5, "batch_size": 8,
+                                    "views": {"per_object": 4, "layout": "orbit"}, "backend": "controlnet", "backend_options": options,
+                                    "prompts": {"llm_cache": str(tmp_path / "no-cache")}})
+    run_job(job, tmp_path / "out", progress=False)
+    records = list(open_dataset(tmp_path / "out").records())
+    assert len(records) == 8
+    groups: dict[str, list] = {}
+    with Rerenderer(CadLibrary()) as rerender:
+        for r in records:
+            control = ControlConfig.model_validate(r.render["control"])
+            again = make_controls(rerender.view(r).render, control)[control.kinds[0]]
+            np.testing.assert_array_equal(r.control_rgb(), again, err_msg=r.id)
+            assert r.image_rgb().shape == (64, 64, 3)
+            tiled = r.generation["retry"]["tiled"]  # the backend's notes (the generator stores them under "retry")
+            assert r.generation["tile_views"] is True
+            view = r.view
+            assert (tiled["group"], tiled["index"], tiled["views"], tiled["grid"], tiled["canvas"]) == (view["group"], view["index"], 4, [2, 2], [128, 128])
+            assert 0.0 <= view["consistency"] <= 1.0
+            groups.setdefault(view["group"], []).append(r)
+    assert len(groups) == 2 and all(len(g) == 4 for g in groups.values())
