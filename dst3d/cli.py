@@ -91,6 +91,8 @@ def generate(
         views=given(per_object=views_per_object, layout=view_layout) or None,
     )
     job = api.load_job(config, overrides, backend_options=given(base_model=base_model, controlnet=controlnet, steps=steps))
+    if view_layout is not None and not job.views.active():
+        raise UserError(f"--view-layout {view_layout} needs --views-per-object N (N of at least 2 views per object)")
     summary = api.generate(job, out, progress=_progress(progress), engine=engine, workers=workers, address=address)
     console = Console()
     if summary.remade:

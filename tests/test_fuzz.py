@@ -198,6 +198,7 @@ CASES = [
     ("generate-views-not-dividing-per-class", [*GEN, "--classes", "car", "--views-per-object", "4"], None, "multiple of views.per_object"),
     ("generate-view-layout-unknown", [*GEN, "--classes", "car", "--views-per-object", "2", "--view-layout", "spiral"], None, "layout"),
     ("generate-views-zero", [*GEN, "--classes", "car", "--views-per-object", "0"], None, "per_object"),
+    ("generate-view-layout-without-views", [*GEN, "--classes", "car", "--view-layout", "orbit"], None, "--views-per-object"),
     # inspect
     ("inspect-n-zero", ["inspect", "{w}/ds", "--n", "0", "--out", "{w}/insp"], None, "at least one"),
     ("inspect-n-negative", ["inspect", "{w}/ds", "--n", "-3", "--out", "{w}/insp"], None, "at least one"),

@@ -266,3 +266,12 @@ def test_default_job_keeps_its_settings_and_fingerprint():
     assert Plan(job).fingerprint() == "d94d03ad60c6f1e5"
     assert JobConfig(classes=["car", "chair"], per_class=4, width=64, height=64, seed=3, views={"per_object": 1}).fingerprint() == job.fingerprint()
     assert Plan(job).spec(5).view is None
+
+
+def test_jobs_survive_the_round_trip_to_worker_processes():
+    """Workers and Ray actors get ``model_dump_json()``: default and view jobs must validate back unchanged."""
+    for job in (JobConfig(classes=["car"]), JobConfig(classes=["car"], per_class=12, batch_size=5, views={"per_object": 4, "layout": "random"}),
+                JobConfig(classes=["car"], per_class=6, views={"layout": "zero123pp"})):
+        again = JobConfig.model_validate_json(job.model_dump_json())
+        assert again == job and again.fingerprint() == job.fingerprint()
+        assert JobConfig.model_validate(job.settings()) == job  # the job file's settings too

@@ -53,8 +53,6 @@ class ViewsConfig(BaseModel):
     def _valid(self) -> "ViewsConfig":
         if self.layout == "zero123pp" and self.per_object != len(ZERO123PP_AZIMUTHS_DEG):
             raise ValueError(f"layout zero123pp has {len(ZERO123PP_AZIMUTHS_DEG)} views; set views.per_object to 6 (or leave it out), got {self.per_object}")
-        if self.per_object == 1 and "layout" in self.model_fields_set:
-            raise ValueError(f"layout {self.layout} needs views.per_object of at least 2 (--views-per-object N)")
         if not np.isfinite(self.elevation) or (self.distance is not None and not np.isfinite(self.distance)):
             raise ValueError("views.elevation and views.distance must be finite numbers")
         return self
