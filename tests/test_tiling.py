@@ -318,7 +318,8 @@ def test_multiview_job_with_tiled_controlnet_labels_re_render(tiny, tmp_path):
             again = make_controls(rerender.view(r).render, control)[control.kinds[0]]
             np.testing.assert_array_equal(r.control_rgb(), again, err_msg=r.id)
             assert r.image_rgb().shape == (64, 64, 3)
-            tiled = r.generation["retry"]["tiled"]  # the backend's notes (the generator stores them under "retry")
+            tiled = r.generation["tiled"]  # the backend's placement note, apart from retries
+            assert "retry" not in r.generation
             assert r.generation["tile_views"] is True
             view = r.view
             assert (tiled["group"], tiled["index"], tiled["views"], tiled["grid"], tiled["canvas"]) == (view["group"], view["index"], 4, [2, 2], [128, 128])

@@ -68,7 +68,7 @@ def settings_to_options(settings: dict | str, pin_revisions: bool = False) -> tu
         settings = json.loads(settings)
     if not isinstance(settings, dict) or "backend" not in settings:
         raise UserError("a record's generation settings must be a JSON object with a 'backend' key")
-    settings = {k: v for k, v in settings.items() if k != "retry"}  # a sample's retry notes are no option
+    settings = {k: v for k, v in settings.items() if k not in ("retry", "tiled")}  # a sample's own notes are no option
     name = str(settings["backend"])
     cls = backend_class(name)
     options = cls.options_from_settings(settings, pin_revisions=pin_revisions) if hasattr(cls, "options_from_settings") else {

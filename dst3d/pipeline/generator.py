@@ -156,7 +156,8 @@ class Generator:
                consistency: float | None = None) -> Record:
         """The sample's record: every label from the same render that made its control.
         ``notes`` (a backend's retry after a non-finite or black output) go into its
-        ``generation`` JSON as ``"retry"``: the image then came from ``notes["seed"]``.
+        ``generation`` JSON as ``"retry"``: the image then came from ``notes["seed"]``; a
+        tiled multi-view canvas's placement (``notes["tiled"]``) goes in as ``"tiled"``.
         A view of a multi-view group gets ``render["view"]`` (:func:`view_info`), with its
         group's ``consistency`` score when the whole group was generated together."""
         generation = self._generation if self._generation is not None else self.backend.settings()
@@ -193,12 +194,20 @@ class Generator:
             negative_prompt=spec.negative_prompt,
             seed=spec.seed,
             backend=self.backend.name,
-            generation={**generation, "retry": notes} if notes else generation,
+            generation=_with_notes(generation, notes),
             render=render_info,
         )
 
     def close(self) -> None:
         self.scenes.close()
+
+
+def _with_notes(generation: dict, notes: dict | None) -> dict:
+    """The backend settings plus what happened making this image: ``tiled`` (where the view
+    sat in its group's canvas) and ``retry`` (the rest of the notes: retries, the seed used)."""
+    notes = dict(notes or {})
+    tiled = notes.pop("tiled", None)
+    return {**generation, **({"retry": notes} if notes else {}), **({"tiled": tiled} if tiled else {})}
 
 
 def view_info(spec: SampleSpec, R: np.ndarray, t: np.ndarray, layout: str, consistency: float | None = None) -> dict:
