@@ -25,6 +25,7 @@ _EXPORTS = {
     "filter": "dst3d.api",
     "train_pose": "dst3d.api",
     "evaluate_pose": "dst3d.api",
+    "score_dataset": "dst3d.api",
     "export": "dst3d.api",
     "publish": "dst3d.api",
     "inspect": "dst3d.api",

@@ -9,6 +9,7 @@
     dst3d.filter("out/cars")                      # K-fold consistency filter
     dst3d.train_pose("out/cars", "runs/cars", split="filtered")
     dst3d.evaluate_pose("runs/cars", "out/cars")
+    dst3d.score_dataset("out/cars", model="openai/clip-vit-base-patch32")  # CLIP class presence (+ vlm=...)
     dst3d.export("out/cars", "out/cars-bop", format="bop")
     dst3d.publish("out/cars", "me/cars-pose", dry_run=True)
 
@@ -179,6 +180,34 @@ def export(data: PathLike, out: PathLike, format: str = "bop", *, split: str = "
     from .exporters import export as _export
 
     return _export(Path(data), format, Path(out), None if cad_library is None else Path(cad_library), split, depth=depth, progress=progress)
+
+
+def score_dataset(data: PathLike, *, model: str | None = "openai/clip-vit-base-patch32", vlm: str | None = None,
+          progress: bool = False, **settings: Any) -> dict:
+    """Model-based scores per sample into `data/score/scores.parquet` (`dst3d score`; usable by
+    :func:`filter` as `min_clip_prob` / `min_vlm_rating`). Named apart from the `dst3d.score` package.
+
+    Args:
+        data (`str` or `Path`): a dataset folder made by :func:`generate`.
+        model (`str`, *optional*, defaults to `"openai/clip-vit-base-patch32"`): CLIP hub id or
+            local folder for the class-presence score; `None`: no CLIP score.
+        vlm (`str`, *optional*, defaults to `None`): an image-text-to-text model (hub id or folder)
+            that rates each image or view group 1-5 with a reason and a caption.
+        progress (`bool`, *optional*, defaults to `False`): progress bars on stderr.
+        **settings: other `dst3d.score.run.ScoreSettings` fields (`competitors`, `crop`,
+            `grouping`, `batch_size`, `device`, `dtype`, ...).
+
+    Returns:
+        `dict`: the summary also written to `data/score/score.json`.
+    """
+    from .score.run import ScoreSettings, run_score
+
+    try:
+        chosen = ScoreSettings(clip=model, vlm=vlm, **settings)
+    except TypeError as exc:
+        raise UserError(f"unknown score setting: {exc}") from None
+    chosen.check()
+    return run_score(Path(data), chosen, progress=progress)
 
 
 def publish(data: PathLike, repo_id: str, *, token: str | None = None, private: bool = False, revision: str | None = None,

@@ -40,3 +40,22 @@ def test_api_errors_are_one_line_user_errors(tmp_path):
         dst3d.filter(tmp_path)
     with pytest.raises(dst3d.UserError, match="at least one sample"):
         dst3d.inspect(tmp_path, n=0)
+
+
+def test_score_through_the_api_matches_the_stored_parquet(small_dataset, tmp_path):
+    """dst3d.score_dataset writes one row per sample, and its summary is computed from those rows."""
+    import shutil
+
+    import pyarrow.parquet as pq
+
+    from dst3d.score.tiny import save_tiny_clip
+
+    data = tmp_path / "data"
+    shutil.copytree(small_dataset, data)
+    summary = dst3d.score_dataset(data, model=str(save_tiny_clip(tmp_path / "clip")), competitors="dataset")
+    table = pq.read_table(data / "score" / "scores.parquet").to_pydict()
+    ids = [r.id for r in dst3d.open_dataset(data).records(columns=["id"])]
+    assert sorted(table["id"]) == sorted(ids) and summary["samples"] == len(ids)
+    assert summary["clip"]["top1"] == pytest.approx(sum(r == 1 for r in table["clip_class_rank"]) / len(ids))
+    with pytest.raises(dst3d.UserError, match="unknown score setting"):
+        dst3d.score_dataset(data, model=None, nonsense=1)
