@@ -186,20 +186,27 @@ CHAT_TEMPLATE = (
 )
 
 
+def byte_level_tokenizer(folder: Path):
+    """A GPT-2 tokenizer over the 256 byte symbols (no merges) whose files are written to
+    ``folder``: any text round-trips, nothing is downloaded. Returns (tokenizer, vocab)."""
+    from transformers import GPT2Tokenizer
+
+    vocab = {c: i for i, c in enumerate(_byte_chars())}
+    vocab["<|endoftext|>"] = len(vocab)
+    (folder / "vocab.json").write_text(json.dumps(vocab))
+    (folder / "merges.txt").write_text("#version: 0.2\n")
+    return GPT2Tokenizer(vocab_file=str(folder / "vocab.json"), merges_file=str(folder / "merges.txt"), vocab=vocab, merges=[]), vocab
+
+
 def save_tiny_gpt2(folder: Path, seed: int = 0) -> Path:
     """A 2-layer random GPT-2 with a byte-level BPE tokenizer (no merges) and a chat template."""
     import torch
-    from transformers import GPT2Config, GPT2LMHeadModel, GPT2Tokenizer
+    from transformers import GPT2Config, GPT2LMHeadModel
 
     torch.manual_seed(seed)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    chars = _byte_chars()
-    vocab = {c: i for i, c in enumerate(chars)}
-    vocab["<|endoftext|>"] = len(vocab)
-    (folder / "vocab.json").write_text(json.dumps(vocab))
-    (folder / "merges.txt").write_text("#version: 0.2\n")
-    tokenizer = GPT2Tokenizer(vocab_file=str(folder / "vocab.json"), merges_file=str(folder / "merges.txt"), vocab=vocab, merges=[])
+    tokenizer, vocab = byte_level_tokenizer(folder)
     tokenizer.chat_template = CHAT_TEMPLATE
     tokenizer.save_pretrained(folder)
     config = GPT2Config(vocab_size=len(vocab), n_positions=1024, n_embd=32, n_layer=2, n_head=2, bos_token_id=len(vocab) - 1, eos_token_id=len(vocab) - 1)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from pipe_recorder import call_recorder
 import yaml
 
 from dst3d.errors import UserError
@@ -217,28 +218,13 @@ def test_multi_controlnet_settings_and_missing_control(multi):
         multi.generate([req])
 
 
-def _call_recorder(backend) -> list[dict]:
-    """Wrap the backend's pipeline: the keyword arguments of every call."""
-    calls: list[dict] = []
-    pipe = backend.pipe
-
-    class Recorder:
-        def __call__(self, **kwargs):
-            calls.append(kwargs)
-            return pipe(**kwargs)
-
-        def __getattr__(self, name):
-            return getattr(pipe, name)
-
-    backend.pipe = Recorder()
-    return calls
 
 
 def test_pipeline_arguments_pass_through(tiny):
     """Issue 11 defect 6: guess_mode, per-net guidance windows, clip_skip, eta reach the pipeline."""
     backend = _backend(tiny, controlnet=[str(tiny["cn"]), str(tiny["cn2"])], controls=["canny", "depth"], scheduler="ddim",
                        control_guidance_start=[0.0, 0.5], control_guidance_end=[0.5, 1.0], clip_skip=1, eta=0.3, guess_mode=True)
-    calls = _call_recorder(backend)
+    calls = call_recorder(backend)
     scales: dict = {}
     seen = _record_conditioning(backend, scales)
     backend.generate([_constant_request(0), _constant_request(1)])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from pipe_recorder import call_recorder
 
 from dst3d.appearance.tiling import consistency_score, grid_for, tile, tile_position, untile
 
@@ -129,20 +130,6 @@ def _tiled_backend(tiny, **options):
     return load_backend("controlnet", {"base_model": str(tiny["sd15"]), "controlnet": str(tiny["cn"]), "steps": 2, "tile_views": True, **options})
 
 
-def _call_recorder(backend) -> list[dict]:
-    calls: list[dict] = []
-    pipe = backend.pipe
-
-    class Recorder:
-        def __call__(self, **kwargs):
-            calls.append(kwargs)
-            return pipe(**kwargs)
-
-        def __getattr__(self, name):
-            return getattr(pipe, name)
-
-    backend.pipe = Recorder()
-    return calls
 
 
 def _control_of(kwargs) -> np.ndarray:
@@ -164,7 +151,7 @@ def _group_requests(group: str, n: int, seed: int, h: int = 32, w: int = 24, pro
 
 def test_tiled_controlnet_one_sample_per_group(tiny):
     backend = _tiled_backend(tiny, max_batch_size=1)
-    calls = _call_recorder(backend)
+    calls = call_recorder(backend)
     a = _group_requests("g0", 6, seed=3)  # 6 views of 32 x 24: a 3 x 2 canvas of 96 x 48
     b = _group_requests("g1", 4, seed=4, prompt="a blue car")  # 2 x 2: 64 x 48
     single = _group_requests("x", 1, seed=5)[0]
@@ -196,7 +183,7 @@ def test_tiled_controlnet_one_sample_per_group(tiny):
     assert backend.stats["canvases"] == 3
     # Batched canvases (no max_batch_size): one call for the two groups of one canvas size.
     batched = _tiled_backend(tiny)
-    calls = _call_recorder(batched)
+    calls = call_recorder(batched)
     c = _group_requests("g2", 4, seed=6)
     batched.generate(b + c)
     assert len(calls) == 1 and _control_of(calls[0]).shape == (2, 64, 48, 3)
@@ -234,7 +221,7 @@ def test_tiled_controlnet_refusals_retries_and_off(tiny):
     assert all(g.image.max() > 0 for g in out)
     # Off (the default): views are generated one by one, at their own size.
     plain = _tiled_backend(tiny, tile_views=False)
-    calls = _call_recorder(plain)
+    calls = call_recorder(plain)
     out = plain.generate_detailed(_group_requests("p", 4, seed=2))
     assert len(calls) == 1 and _control_of(calls[0]).shape == (4, 64, 64, 3) and all(g.notes == {} for g in out)
     assert "tile_views" not in plain.settings()["loaded"] and plain.settings()["tile_views"] is False
@@ -267,7 +254,7 @@ def test_tiled_group_labels_are_exact_per_tile(tiny):
     finally:
         scenes.close()
     backend = _tiled_backend(tiny)
-    calls = _call_recorder(backend)
+    calls = call_recorder(backend)
     canvases = []
     checked = backend._generate_checked
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..tiny_models import CLIP_VOCAB, _byte_chars, save_clip_tokenizer
+from ..tiny_models import CLIP_VOCAB, byte_level_tokenizer, save_clip_tokenizer
 
 IMAGE = 32
 PATCH = 8
@@ -51,14 +51,7 @@ def save_tiny_clip(folder: Path, seed: int = 0) -> Path:
 
 
 def _byte_tokenizer(folder: Path, special: list[str]):
-    from transformers import GPT2Tokenizer
-
-    chars = _byte_chars()
-    vocab = {c: i for i, c in enumerate(chars)}
-    vocab["<|endoftext|>"] = len(vocab)
-    (folder / "vocab.json").write_text(json.dumps(vocab))
-    (folder / "merges.txt").write_text("#version: 0.2\n")
-    tokenizer = GPT2Tokenizer(vocab_file=str(folder / "vocab.json"), merges_file=str(folder / "merges.txt"), vocab=vocab, merges=[])
+    tokenizer, vocab = byte_level_tokenizer(folder)
     tokenizer.add_special_tokens({"additional_special_tokens": special})
     tokenizer.pad_token = tokenizer.eos_token
     return tokenizer, vocab["<|endoftext|>"]
