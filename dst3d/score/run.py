@@ -98,24 +98,28 @@ def run_score(data: str | Path, settings: ScoreSettings, progress: bool = True) 
     vlm = VlmScorer(settings.vlm, settings.vlm_revision, settings.device, settings.dtype, settings.vlm_batch_size, settings.max_new_tokens) if settings.vlm else None
     with Progress(progress) as bars:
         if clip is not None:
-            t0 = time.perf_counter()
-            cols, section = _clip_columns(ds, meta, names, clip, settings, bars)
-            section["seconds"] = round(time.perf_counter() - t0, 2)
-            columns.update(cols)
+            cols, section = _timed(_clip_columns, ds, meta, names, clip, settings, bars)
             sections["clip"] = section
+            columns.update(cols)
             summary["clip"] = {"median_prob": float(np.median(cols["clip_class_prob"].to_numpy())),
                                "top1": float(np.mean(cols["clip_class_rank"].to_numpy() == 1)), "classes": section["n_classes"]}
         if vlm is not None:
-            t0 = time.perf_counter()
-            cols, section = _vlm_columns(ds, meta, names, vlm, settings, bars)
-            section["seconds"] = round(time.perf_counter() - t0, 2)
-            columns.update(cols)
+            cols, section = _timed(_vlm_columns, ds, meta, names, vlm, settings, bars)
             sections["vlm"] = section
+            columns.update(cols)
             ratings = [r for r in cols["vlm_rating"].to_pylist() if r is not None]
             summary["vlm"] = {"units": section["units"], "rated": section["rated"], "unrated": section["units"] - section["rated"],
                               "mean_rating": float(np.mean(ratings)) if ratings else None, "grouping": section["grouping"]}
     write_scores(data, ids, state, columns, sections, {"dst3d": __version__})
     return summary
+
+
+def _timed(columns_of, *args) -> tuple[dict, dict]:
+    """``columns_of(*args)`` -> (columns, section), the section with its ``seconds``."""
+    t0 = time.perf_counter()
+    cols, section = columns_of(*args)
+    section["seconds"] = round(time.perf_counter() - t0, 2)
+    return cols, section
 
 
 def _locate(settings: ScoreSettings) -> None:
