@@ -3,6 +3,8 @@
     .venv/bin/python experiments/sim2real_lmo/ablation.py                      # template estimator (default)
     .venv/bin/python experiments/sim2real_lmo/ablation.py --set network --per-class 150 --epochs 10
 
+Extra flags go to every row: ``--rows 1,2 --templates-per-class 1500`` measures rows against the
+1500-template setting (how session 5's rows were measured; see ``ablation-templates.json``).
 Every row is one ``run.py`` call (same seed, same allowed frames <= 611) with one change from
 the full setting; writes ``ablation[-templates].json`` and ``.md`` next to this file. The
 defaults were chosen on a synthetic tuning set (realism renders, seed 7000), not on these rows.
@@ -20,13 +22,14 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 FULL = "camera,backgrounds,lights,distractors"
 TEMPLATE_ROWS = {
-    "templates: default (1500 per object, own colours, clean renders, silhouette mask, blocks 7+14)": [],
+    "templates: default (3000 per object, own colours, clean renders, silhouette mask, blocks 7+14, 128 px)": [],
     "- silhouette mask (whole crop compared)": ["--no-template-mask"],
     "random colours instead of the mesh's own": ["--template-appearance", "random"],
     "jittered own colours": ["--template-appearance", "jitter"],
     "realism renders as templates (camera, backgrounds, lights, distractors)": ["--template-realism", FULL],
     "500 templates per object": ["--templates-per-class", "500"],
     "blocks 4+7+14": ["--template-layers", "4,7,14"],
+    "1500 templates per object": ["--templates-per-class", "1500"],
 }
 NETWORK_ROWS = {
     "full": [],

@@ -17,7 +17,7 @@ Steps (one command, < 20 min on a 2-core CPU):
 2. the allowed frames -> a dst3d dataset with ``dst3d import-bop`` (allocentric labels, z-test
    visibility);
 3. render-backend training data of the 8 objects (``dst3d.generate``; the only training data):
-   for the default template estimator, 1500 clean renders per object in the mesh's own colours;
+   for the default template estimator, 3000 clean renders per object in the mesh's own colours;
    for ``--estimator network``, renders with the realism options (backgrounds, lights, camera
    effects, distractors); plus a synthetic held-out set of realism renders with another seed;
 4. ``dst3d.train_pose`` on the generated data (``method: templates`` by default: no training,
@@ -254,7 +254,7 @@ def main() -> None:
     ap.add_argument("--estimator", default="templates", choices=["templates", "network"],
                     help="templates: `train-pose --method templates` on clean renders of the models' own colours (no training); "
                          "network: the fine-tuned bin classifier on the realism renders")
-    ap.add_argument("--templates-per-class", type=int, default=1500, help="templates per object (--estimator templates)")
+    ap.add_argument("--templates-per-class", type=int, default=3000, help="templates per object (--estimator templates)")
     ap.add_argument("--template-realism", default="none", help="realism groups of the template renders (--estimator templates)")
     ap.add_argument("--template-appearance", default="own", choices=["random", "own", "jitter"])
     ap.add_argument("--template-layers", default="7,14", help="backbone blocks the templates compare (--estimator templates)")
